@@ -1,0 +1,127 @@
+// cgroups: create, limit, inspect and remove control groups beneath the
+// cgroup the calling process runs in. No VPS knowledge lives here: limits
+// are in cgroup terms (bytes, pids, weights, microseconds).
+//
+// Two backends sit behind one interface: cgroup v2 (the unified hierarchy
+// of every current distribution) and cgroup v1 (hybrid hosts, where each
+// controller is mounted on its own).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vps/error.hpp"
+#include "vps/fd.hpp"
+
+namespace cgroups {
+
+using vps::Result;
+
+inline constexpr uint64_t kUnlimited = UINT64_MAX;
+
+// What to write. nullopt leaves the current value alone; kUnlimited writes
+// "max" (v2) or -1 (v1).
+struct Limits {
+    std::optional<uint64_t> memory_max;   // bytes: memory.max / memory.limit_in_bytes
+    std::optional<uint64_t> memory_high;  // bytes: memory.high / memory.soft_limit_in_bytes
+    std::optional<uint64_t> swap_max;     // bytes of swap on top of memory (memory.swap.max;
+                                          // v1: memsw = memory_max + swap_max when present)
+    std::optional<uint64_t> pids_max;     // pids.max
+    std::optional<uint32_t> cpu_weight;   // 1..10000 (v2 cpu.weight; v1 cpu.shares = w*1024/100)
+    // cpu.max: quota per period in microseconds; quota kUnlimited = no cap.
+    std::optional<uint64_t> cpu_quota_us;
+    uint64_t cpu_period_us = 100000;
+    std::optional<std::string> cpuset_cpus;  // "0-1,3"; empty string = inherit parent's
+};
+
+// What a group holds now, read from its own counters. Fields a backend
+// cannot read stay nullopt.
+struct Usage {
+    std::optional<uint64_t> memory_current;  // bytes
+    std::optional<uint64_t> memory_peak;     // bytes (v2 memory.peak; v1 max_usage_in_bytes)
+    std::optional<uint64_t> memory_max;      // bytes, kUnlimited if none
+    std::optional<uint64_t> memory_failcnt;  // v2 memory.events "max"; v1 memory.failcnt
+    std::optional<uint64_t> swap_current;
+    std::optional<uint64_t> swap_max;
+    std::optional<uint64_t> pids_current;
+    std::optional<uint64_t> pids_max;        // kUnlimited if "max"
+    std::optional<uint64_t> pids_failcnt;    // pids.events "max"
+    std::optional<uint32_t> cpu_weight;
+    std::optional<uint64_t> cpu_quota_us;    // kUnlimited if "max"
+    std::optional<uint64_t> cpu_period_us;
+    std::optional<uint64_t> cpu_usage_us;    // cpu.stat usage_usec / cpuacct.usage / 1000
+};
+
+class Group {
+public:
+    virtual ~Group() = default;
+    // Path relative to the backend's base, e.g. "101".
+    virtual const std::string& name() const = 0;
+    // Human-readable location(s) for errors and `vzctl status`.
+    virtual std::string describe() const = 0;
+
+    virtual Result<void> apply(const Limits& limits) = 0;
+    virtual Result<Usage> usage() const = 0;
+
+    // Move a process in (every controller on v1).
+    virtual Result<void> add_process(pid_t pid) = 0;
+    // v2: an O_PATH|O_DIRECTORY fd of the group for clone3's
+    // CLONE_INTO_CGROUP. v1 has none: the caller uses add_process().
+    virtual std::optional<vps::FdRef> clone_into_fd() const = 0;
+    virtual Result<std::vector<pid_t>> processes() const = 0;
+
+    // SIGKILL every process in the group (v2: cgroup.kill; v1: repeat
+    // kill() over cgroup.procs until it stays empty, bounded).
+    virtual Result<void> kill_all() = 0;
+    // Remove the group's directories once empty; waits up to timeout_ms for
+    // dying processes to leave. Already-removed is success.
+    virtual Result<void> destroy(int timeout_ms = 5000) = 0;
+};
+
+enum class Mode { automatic, v1, v2 };
+
+struct Options {
+    Mode mode = Mode::automatic;
+    // Where cgroup filesystems are mounted and where we read our own cgroup
+    // from; tests point these at a fake tree in a temp directory.
+    std::string root = "/sys/fs/cgroup";
+    std::string proc_self_cgroup = "/proc/self/cgroup";
+    std::string proc_self_mountinfo = "/proc/self/mountinfo";
+    // Name of the directory created beneath our own cgroup that holds every
+    // group this backend makes ("vz" -> <own>/vz/101).
+    std::string base = "vz";
+    // v2 only: if our own cgroup is not the root and holds processes, move
+    // this process into <own>/<daemon_leaf> first so controllers can be
+    // enabled below <own> (the no-internal-process rule). Empty = never.
+    std::string daemon_leaf;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string_view name() const = 0;  // "v2" or "v1"
+    // Human-readable base location(s).
+    virtual std::string describe() const = 0;
+    // Controllers this backend can limit ("memory", "pids", "cpu", "cpuset", "io").
+    virtual std::vector<std::string> controllers() const = 0;
+
+    // Create the group (and the base on first use); an existing group is
+    // opened (EEXIST is not an error: a restarted daemon re-creates).
+    virtual Result<std::unique_ptr<Group>> create(std::string_view name) = 0;
+    // Open an existing group; Errc::system with ENOENT if absent.
+    virtual Result<std::unique_ptr<Group>> open(std::string_view name) = 0;
+    virtual bool exists(std::string_view name) const = 0;
+};
+
+// Probe the host (or the fake tree in opts) and return the matching backend,
+// with the base directory created and, on v2, controllers enabled down to it.
+Result<std::unique_ptr<Backend>> open_backend(const Options& opts);
+
+}  // namespace cgroups

@@ -1,0 +1,273 @@
+// cgroup v2: one unified hierarchy. Groups live at <root>/<own>/<base>/<name>
+// with the controllers we use enabled on the way down.
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+
+#include "../backends.hpp"
+#include "../cgroup_dir.hpp"
+#include "../parse.hpp"
+#include "vps/sys.hpp"
+
+namespace cgroups::detail {
+namespace {
+
+using vps::Error;
+using vps::Result;
+
+// Controllers we limit, in the order the kernel lists them.
+constexpr std::array<std::string_view, 5> kWanted{"cpuset", "cpu", "io", "memory", "pids"};
+
+std::optional<uint64_t> events_max(std::string_view t) { return flat_keyed_value(t, "max"); }
+std::optional<uint64_t> usage_usec(std::string_view t) { return flat_keyed_value(t, "usage_usec"); }
+
+constexpr std::array<Field, 10> kUsageFields{{
+    {"memory.current", &Usage::memory_current, parse_u64},
+    {"memory.peak", &Usage::memory_peak, parse_u64},  // 5.19+; older kernels: nullopt
+    {"memory.max", &Usage::memory_max, parse_max},
+    // OpenVZ's failcnt counted refused charges; "max" counts hits of memory.max.
+    {"memory.events", &Usage::memory_failcnt, events_max},
+    {"memory.swap.current", &Usage::swap_current, parse_u64},
+    {"memory.swap.max", &Usage::swap_max, parse_max},
+    {"pids.current", &Usage::pids_current, parse_u64},
+    {"pids.max", &Usage::pids_max, parse_max},
+    {"pids.events", &Usage::pids_failcnt, events_max},
+    {"cpu.stat", &Usage::cpu_usage_us, usage_usec},
+}};
+
+class V2Group final : public Group {
+public:
+    V2Group(std::string name, std::string label, CgroupDir dir)
+        : name_(std::move(name)), label_(std::move(label)), dir_(std::move(dir)) {}
+
+    const std::string& name() const override { return name_; }
+    std::string describe() const override { return dir_.path(); }
+
+    Result<void> apply(const Limits& limits) override {
+        auto r = write_limits(limits);
+        if (!r) return std::move(r).error().with_context("apply limits to cgroup " + label_);
+        return r;
+    }
+
+    Result<Usage> usage() const override {
+        auto u = read_usage();
+        if (!u) return std::move(u).error().with_context("read usage of cgroup " + label_);
+        return u;
+    }
+
+    Result<void> add_process(pid_t pid) override {
+        auto r = dir_.write("cgroup.procs", std::to_string(pid));
+        if (!r)
+            return std::move(r).error().with_context("add process " + std::to_string(pid) +
+                                                     " to cgroup " + label_);
+        return r;
+    }
+
+    std::optional<vps::FdRef> clone_into_fd() const override { return dir_.fd(); }
+
+    Result<std::vector<pid_t>> processes() const override {
+        auto p = dir_.procs_tree();
+        if (!p) return std::move(p).error().with_context("list processes of cgroup " + label_);
+        return p;
+    }
+
+    Result<void> kill_all() override {
+        auto r = kill();
+        if (!r) return std::move(r).error().with_context("kill cgroup " + label_);
+        return r;
+    }
+
+    Result<void> destroy(int timeout_ms) override {
+        auto r = remove_cgroup(dir_.path(), Clock::now() + std::chrono::milliseconds(timeout_ms));
+        if (!r) return std::move(r).error().with_context("destroy cgroup " + label_);
+        return r;
+    }
+
+private:
+    Result<void> write_limits(const Limits& l) const;
+    Result<void> write_swap(uint64_t swap_max) const;
+    Result<Usage> read_usage() const;
+    Result<void> kill() const;
+
+    std::string name_;
+    std::string label_;  // "vz/101", for messages
+    CgroupDir dir_;
+};
+
+Result<void> V2Group::write_limits(const Limits& l) const {
+    if (auto r = check_limits(l); !r) return r;
+    // cpuset first: an empty string hands the group back its parent's cpus.
+    if (l.cpuset_cpus)
+        if (auto r = dir_.write("cpuset.cpus", *l.cpuset_cpus); !r) return r;
+    std::vector<std::pair<std::string_view, std::string>> knobs;
+    if (l.memory_max) knobs.emplace_back("memory.max", format_max(*l.memory_max));
+    if (l.memory_high) knobs.emplace_back("memory.high", format_max(*l.memory_high));
+    if (l.pids_max) knobs.emplace_back("pids.max", format_max(*l.pids_max));
+    if (l.cpu_weight) knobs.emplace_back("cpu.weight", std::to_string(*l.cpu_weight));
+    if (l.cpu_quota_us)
+        knobs.emplace_back("cpu.max",
+                           format_max(*l.cpu_quota_us) + " " + std::to_string(l.cpu_period_us));
+    for (const auto& [file, value] : knobs)
+        if (auto r = dir_.write(file, value); !r) return r;
+    if (l.swap_max) return write_swap(*l.swap_max);
+    return vps::ok();
+}
+
+// memory.swap.max exists only with swap accounting (CONFIG_MEMCG_SWAP, and
+// not "swapaccount=0"). Without it swap is unlimited, which satisfies a
+// request for unlimited and nothing else.
+Result<void> V2Group::write_swap(uint64_t swap_max) const {
+    if (dir_.has("memory.swap.max")) return dir_.write("memory.swap.max", format_max(swap_max));
+    if (swap_max == kUnlimited) return vps::ok();
+    return Error(vps::Errc::system, "write", dir_.file("memory.swap.max"), ENOENT,
+                 "file absent: the kernel does not account swap, so swap cannot be limited");
+}
+
+Result<Usage> V2Group::read_usage() const {
+    Usage u;
+    if (auto r = read_fields(dir_, kUsageFields, u); !r) return std::move(r).error();
+    auto weight = dir_.read_optional("cpu.weight");
+    if (!weight) return std::move(weight).error();
+    if (*weight) {
+        auto w = parse_u64(**weight);
+        if (!w || *w > 10000) return parse_error(dir_.file("cpu.weight"), **weight);
+        u.cpu_weight = static_cast<uint32_t>(*w);
+    }
+    auto max = dir_.read_optional("cpu.max");
+    if (!max) return std::move(max).error();
+    if (*max) {
+        auto m = parse_cpu_max(**max);
+        if (!m) return parse_error(dir_.file("cpu.max"), **max);
+        u.cpu_quota_us = m->quota_us;
+        u.cpu_period_us = m->period_us;
+    }
+    return u;
+}
+
+Result<void> V2Group::kill() const {
+    // cgroup.kill (5.14+) kills the whole subtree atomically, forks included.
+    // The loop is for older kernels and can go once 5.14 is the baseline.
+    if (dir_.has("cgroup.kill")) return dir_.write("cgroup.kill", "1");
+    return kill_until_empty([this] { return dir_.procs_tree(); }, dir_.path());
+}
+
+class V2Backend final : public Backend {
+public:
+    V2Backend(std::string base, CgroupDir base_dir, std::vector<std::string> controllers)
+        : base_(std::move(base)), dir_(std::move(base_dir)), controllers_(std::move(controllers)) {}
+
+    std::string_view name() const override { return "v2"; }
+    std::string describe() const override { return "cgroup v2 at " + dir_.path(); }
+    std::vector<std::string> controllers() const override { return controllers_; }
+
+    Result<std::unique_ptr<Group>> create(std::string_view name) override {
+        return make(name, true);
+    }
+    Result<std::unique_ptr<Group>> open(std::string_view name) override {
+        return make(name, false);
+    }
+    bool exists(std::string_view name) const override {
+        return valid_name(name, false) && dir_.has(name);
+    }
+
+private:
+    Result<std::unique_ptr<Group>> make(std::string_view name, bool create) const {
+        std::string label = base_ + "/" + std::string(name);
+        if (!valid_name(name, false))
+            return Error::make(vps::Errc::bad_value, "invalid cgroup name '" + std::string(name) + "'");
+        auto dir = create ? CgroupDir::make_child(dir_, name) : CgroupDir::open_child(dir_, name);
+        if (!dir)
+            return std::move(dir).error().with_context((create ? "create cgroup " : "open cgroup ") +
+                                                       label);
+        return std::unique_ptr<Group>(
+            std::make_unique<V2Group>(std::string(name), std::move(label), std::move(dir).value()));
+    }
+
+    std::string base_;
+    CgroupDir dir_;
+    std::vector<std::string> controllers_;
+};
+
+// The controllers we want that the parent hands down to dir.
+Result<std::vector<std::string>> available(const CgroupDir& dir) {
+    auto text = dir.read("cgroup.controllers");
+    if (!text) return std::move(text).error();
+    auto have = words(*text);
+    std::vector<std::string> out;
+    for (auto w : kWanted)
+        if (std::find(have.begin(), have.end(), w) != have.end()) out.emplace_back(w);
+    return out;
+}
+
+// Enable the controllers not yet on in dir's subtree_control, in one
+// write ("+cpu +pids"), which the kernel applies all or nothing. Writing
+// only what is missing leaves a delegating parent's (or the root's) file
+// untouched when it is already right.
+Result<void> enable(const CgroupDir& dir, const std::vector<std::string>& ctrls) {
+    auto text = dir.read("cgroup.subtree_control");
+    if (!text) return std::move(text).error();
+    auto on = words(*text);
+    std::string missing;
+    for (const auto& c : ctrls)
+        if (std::find(on.begin(), on.end(), c) == on.end()) missing += (missing.empty() ? "+" : " +") + c;
+    if (missing.empty()) return vps::ok();
+    auto r = dir.write("cgroup.subtree_control", missing);
+    if (!r && r.error().err() == EBUSY)
+        return std::move(r).error().with_context(
+            "enable " + missing + " (the cgroup holds processes: no internal processes allowed)");
+    if (!r) return std::move(r).error().with_context("enable " + missing);
+    return r;
+}
+
+// The no-internal-process rule: controllers can be enabled below our own
+// cgroup only once it holds no process, so the daemon moves into a leaf.
+Result<void> move_self_to_leaf(const CgroupDir& own, const std::string& leaf) {
+    auto pids = own.procs();
+    if (!pids) return std::move(pids).error();
+    if (pids->empty()) return vps::ok();
+    auto leaf_dir = CgroupDir::make_child(own, leaf);
+    if (!leaf_dir) return std::move(leaf_dir).error();
+    return leaf_dir->write("cgroup.procs", std::to_string(::getpid()));
+}
+
+Result<CgroupDir> prepare_base(const Options& opts, const std::string& own_path) {
+    auto own = CgroupDir::open(join_path(opts.root, own_path));
+    if (!own) return std::move(own).error();
+    if (own_path != "/" && !opts.daemon_leaf.empty())
+        if (auto r = move_self_to_leaf(*own, opts.daemon_leaf); !r) return std::move(r).error();
+    auto ctrls = available(*own);
+    if (!ctrls) return std::move(ctrls).error();
+    if (auto r = enable(*own, *ctrls); !r) return std::move(r).error();
+    CgroupDir dir = std::move(own).value();
+    for (const auto& part : vps::sys::split(opts.base, '/')) {
+        auto child = CgroupDir::make_child(dir, part);
+        if (!child) return std::move(child).error();
+        if (auto r = enable(*child, *ctrls); !r) return std::move(r).error();
+        dir = std::move(child).value();
+    }
+    return dir;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> open_v2(const Options& opts,
+                                         const std::vector<ProcCgroupLine>& self) {
+    const std::string ctx = "open cgroup v2 at " + opts.root;
+    auto own = v2_own_path(self);
+    if (!own)
+        return Error(vps::Errc::system, "parse", opts.proc_self_cgroup, ENOENT,
+                     "no cgroup v2 line (0::/path)")
+            .with_context(ctx);
+    if (!valid_name(opts.base, true))
+        return Error::make(vps::Errc::bad_value, "invalid base name '" + opts.base + "'")
+            .with_context(ctx);
+    auto base = prepare_base(opts, *own);
+    if (!base) return std::move(base).error().with_context(ctx);
+    auto ctrls = available(*base);
+    if (!ctrls) return std::move(ctrls).error().with_context(ctx);
+    return std::unique_ptr<Backend>(
+        std::make_unique<V2Backend>(opts.base, std::move(base).value(), std::move(ctrls).value()));
+}
+
+}  // namespace cgroups::detail

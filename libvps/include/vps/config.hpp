@@ -1,0 +1,57 @@
+// Configuration as written: the host's vz.yaml and one YAML file per VPS.
+// Values stay strings here exactly as the admin wrote them; plan::build()
+// is where they are checked and turned into numbers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vps/error.hpp"
+
+namespace vps::config {
+
+// The host-wide config, <storage root>/vz.yaml. Every key is optional.
+struct GlobalConfig {
+    std::string socket = "/run/vzd.sock";   // control socket vzctl talks to
+    std::string runtime_dir = "/run/vzd";   // state of running VPSes (lost at reboot)
+    std::string cgroup_base = "vz";         // directory beneath vzd's own cgroup
+    std::string admin_group;                // group allowed besides root ("" = root only)
+    std::string cgroup_mode = "auto";       // auto | v1 | v2
+    int stop_timeout = 10;                  // seconds before a stop turns into a kill
+    // Parameters a new VPS gets unless create or its template says otherwise,
+    // by OpenVZ name ("physpages" -> "0:256M").
+    std::map<std::string, std::string> defaults;
+};
+
+// One VPS: <storage root>/conf/<ctid>.yaml.
+struct VpsConfig {
+    uint32_t ctid = 0;
+    std::string name;         // optional unique name
+    std::string ostemplate;   // template it was created from
+    std::string hostname;
+    std::string description;
+    bool onboot = false;
+    // Resource and other parameters by OpenVZ name, values as written:
+    // physpages "0:65536", swappages "0:512M", numproc "1024", cpuunits
+    // "1000", cpulimit "50", cpus "2". Unknown names are rejected by
+    // plan::build(), not here, so the error can name the file and key.
+    std::map<std::string, std::string> params;
+};
+
+// Parse errors name the file and, where yaml-cpp knows it, the line.
+Result<GlobalConfig> parse_global(std::string_view yaml, std::string_view origin);
+Result<VpsConfig> parse_vps(std::string_view yaml, std::string_view origin);
+std::string dump_global(const GlobalConfig& cfg);
+std::string dump_vps(const VpsConfig& cfg);
+
+// Load from disk; a missing vz.yaml yields the defaults.
+Result<GlobalConfig> load_global(const std::string& path);
+Result<VpsConfig> load_vps(const std::string& path);
+// Atomic (write, fsync, rename) so a crash never leaves half a config.
+Result<void> save_vps(const std::string& path, const VpsConfig& cfg);
+
+}  // namespace vps::config

@@ -1,0 +1,66 @@
+// Applying a Plan to the kernel: start a VPS's init in fresh namespaces,
+// and run commands inside a running VPS.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cgroups/backend.hpp"
+#include "vps/error.hpp"
+#include "vps/fd.hpp"
+#include "vps/plan.hpp"
+
+namespace vps::runtime {
+
+struct Started {
+    PidFd init;  // owned: killed and reaped if dropped before release()
+    uint64_t start_time = 0;
+};
+
+// Clone the VPS's init into new pid, mount, uts, ipc, net and cgroup
+// namespaces inside `group`, build its root and exec init. Returns once
+// init has been exec'd (or with the step that failed, and no process left).
+// console becomes init's stdin/stdout/stderr.
+Result<Started> start(const plan::Plan& plan, cgroups::Group& group, FdRef console);
+
+// A running VPS as seen from outside: its init and cgroup.
+struct Target {
+    pid_t init_pid = 0;
+    FdRef init_pidfd;
+    cgroups::Group* group = nullptr;
+    const plan::Plan* plan = nullptr;
+};
+
+struct ExecRequest {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // added to the plan's init_env
+    FdRef in, out, err;            // the caller's stdio
+};
+
+// Spawn argv inside the VPS with the given stdio. The returned process is
+// an outside helper whose exit status is the command's (128+N if the
+// command died of signal N); killing it kills the command.
+Result<PidFd> spawn_exec(const Target& t, const ExecRequest& req);
+
+struct Entered {
+    PidFd helper;  // exits when the shell does
+    Fd master;     // pty master inside the VPS's devpts
+};
+// Start an interactive login shell inside the VPS on a new pseudo-terminal
+// of the VPS's own devpts instance.
+Result<Entered> spawn_enter(const Target& t, const std::vector<std::string>& env);
+
+// Set the hostname inside a running VPS's UTS namespace.
+Result<void> set_hostname(const Target& t, const std::string& hostname);
+
+// Undo the daemon's signal mask and ignored signals before exec.
+void reset_signals() noexcept;
+
+// Translate a wait status into a shell-style exit code.
+int exit_status_of(int wait_status);
+
+}  // namespace vps::runtime

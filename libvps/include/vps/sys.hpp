@@ -1,0 +1,69 @@
+// Thin wrappers over the syscalls the project uses. Each names the call and
+// the path in its Error; every descriptor is created CLOEXEC.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vps/error.hpp"
+#include "vps/fd.hpp"
+
+namespace vps::sys {
+
+Result<Fd> open(const std::string& path, int flags, mode_t mode = 0);
+Result<Fd> openat(FdRef dir, const std::string& path, int flags, mode_t mode = 0);
+
+// Whole-file helpers. read_file reads at most max bytes (a guard against
+// files that never end, such as a FIFO planted where a config should be).
+Result<std::string> read_file(const std::string& path, size_t max = 16u << 20);
+Result<std::string> read_fd(FdRef fd, size_t max = 16u << 20);
+Result<void> write_all(FdRef fd, std::string_view data);
+// Write to an existing file (cgroup and /proc knobs): open, write, close.
+Result<void> write_file(const std::string& path, std::string_view data);
+Result<void> write_fileat(FdRef dir, const std::string& name, std::string_view data);
+Result<std::string> read_fileat(FdRef dir, const std::string& name, size_t max = 1u << 20);
+// Crash-safe replace: write a temporary beside it, fsync, rename over,
+// fsync the directory. A crash leaves the old or the new file, never half.
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+Result<void> mkdir(const std::string& path, mode_t mode = 0755);  // EEXIST is fine
+Result<void> mkdir_p(const std::string& path, mode_t mode = 0755);
+Result<void> rmdir(const std::string& path);
+Result<void> unlink(const std::string& path);  // ENOENT is fine
+// Remove a directory tree without following symlinks and without leaving
+// the filesystem it starts on.
+Result<void> remove_tree(const std::string& path);
+
+bool exists(const std::string& path);
+bool is_dir(const std::string& path);
+Result<std::vector<std::string>> list_dir(const std::string& path);
+
+// Pipes and socket pairs, CLOEXEC.
+struct FdPair {
+    Fd first;
+    Fd second;
+};
+Result<FdPair> pipe();
+Result<FdPair> socketpair(int type);
+
+// Process helpers.
+Result<Fd> pidfd_open(pid_t pid);
+int pidfd_send_signal(FdRef pidfd, int sig);
+// Field 22 of /proc/<pid>/stat: lets a recorded pid be told apart from a
+// later process that reused the number.
+std::optional<uint64_t> process_start_time(pid_t pid);
+
+// Run a host program (tar and the like) with stdin from /dev/null, wait for
+// it, and fail with its stderr tail when it exits non-zero.
+Result<void> run(const std::vector<std::string>& argv);
+
+std::string trim(std::string_view s);
+std::vector<std::string> split(std::string_view s, char sep);
+
+}  // namespace vps::sys

@@ -1,0 +1,201 @@
+// Starting a VPS's init: parent and child sync over two pipes.
+//
+//   parent                          child (after clone3)
+//   ------                          -----
+//   clone3(namespaces, pidfd,       waits on `go`
+//          CLONE_INTO_CGROUP on v2)
+//   v1: add child to cgroups
+//   write `go`  ------------------> unshare cgroup ns, build the root,
+//                                   pivot_root, hostname, caps, seccomp,
+//   read `report` until EOF <------ exec init (report closes on exec) or
+//                                   write {stage, index, errno} and exit
+//
+// The child is a clone of a multi-threaded process: it may only make
+// syscalls on data prepared by the parent (see rootfs.hpp).
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <sys/wait.h>
+
+#include <ctime>
+
+#include "caps/caps.hpp"
+#include "ns/ns.hpp"
+#include "rootfs/rootfs.hpp"
+#include "seccomp/filter.hpp"
+#include "vps/runtime.hpp"
+#include "vps/sys.hpp"
+
+namespace vps::runtime {
+namespace {
+
+enum class Stage : int32_t {
+    go = 1,
+    cgroup_ns,
+    rootfs,
+    hostname,
+    session,
+    stdio,
+    caps,
+    close_fds,
+    seccomp,
+    exec,
+};
+
+struct Report {
+    Stage stage;
+    int32_t index;
+    int32_t err;
+};
+
+// Everything the child needs, built before clone3.
+struct ChildSpec {
+    std::vector<rootfs::Step> steps;
+    std::string hostname;
+    std::vector<std::string> argv_store;
+    std::vector<std::string> env_store;
+    std::vector<char*> argv;
+    std::vector<char*> envp;
+    caps::Prepared caps;
+    seccomp::Program filter;
+    int console = -1;
+    int go_fd = -1;
+    int report_fd = -1;
+};
+
+[[noreturn]] void child_fail(const ChildSpec& s, Stage stage, int index) noexcept {
+    Report r{stage, index, errno};
+    (void)!::write(s.report_fd, &r, sizeof r);
+    ::_exit(127);
+}
+
+[[noreturn]] void child_main(const ChildSpec& s) noexcept {
+    reset_signals();
+    char go = 0;
+    if (::read(s.go_fd, &go, 1) != 1) ::_exit(127);  // parent gave up
+    if (::unshare(CLONE_NEWCGROUP) < 0) child_fail(s, Stage::cgroup_ns, 0);
+    int failed = rootfs::run_steps(s.steps.data(), s.steps.size());
+    if (failed >= 0) child_fail(s, Stage::rootfs, failed);
+    if (::sethostname(s.hostname.data(), s.hostname.size()) < 0) child_fail(s, Stage::hostname, 0);
+    if (::setsid() < 0) child_fail(s, Stage::session, 0);
+    for (int fd = 0; fd < 3; ++fd)
+        if (::dup2(s.console, fd) < 0) child_fail(s, Stage::stdio, fd);
+    if (caps::apply(s.caps) < 0) child_fail(s, Stage::caps, 0);
+    // Nothing of vzd's may reach init: every other fd closes at exec.
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        child_fail(s, Stage::close_fds, 0);
+    if (seccomp::load(s.filter) < 0) child_fail(s, Stage::seccomp, 0);
+    ::execve(s.argv[0], s.argv.data(), s.envp.data());
+    child_fail(s, Stage::exec, 0);
+}
+
+Result<void> prepare(ChildSpec& s, const plan::Plan& plan) {
+    s.steps = rootfs::plan_steps(plan);
+    s.hostname = plan.hostname;
+    s.argv_store = plan.init_argv;
+    s.env_store = plan.init_env;
+    for (auto& a : s.argv_store) s.argv.push_back(a.data());
+    s.argv.push_back(nullptr);
+    for (auto& e : s.env_store) s.envp.push_back(e.data());
+    s.envp.push_back(nullptr);
+    auto caps = caps::prepare(plan.caps_drop);
+    if (!caps) return std::move(caps).error();
+    s.caps = std::move(*caps);
+    auto filter = seccomp::compile(plan.seccomp_deny);
+    if (!filter) return std::move(filter).error();
+    s.filter = std::move(*filter);
+    return ok();
+}
+
+Error child_error(const ChildSpec& s, const Report& r) {
+    errno = r.err;
+    switch (r.stage) {
+        case Stage::cgroup_ns:
+            return Error::sys("unshare", "cgroup namespace", r.err);
+        case Stage::rootfs:
+            if (r.index >= 0 && static_cast<size_t>(r.index) < s.steps.size())
+                return Error(Errc::system, s.steps[r.index].describe(), {}, r.err, {});
+            return Error::sys("rootfs", {}, r.err);
+        case Stage::hostname:
+            return Error::sys("sethostname", s.hostname, r.err);
+        case Stage::session:
+            return Error::sys("setsid", {}, r.err);
+        case Stage::stdio:
+            return Error::sys("dup2", "console", r.err);
+        case Stage::caps:
+            return Error::sys("drop capabilities", {}, r.err);
+        case Stage::close_fds:
+            return Error::sys("close_range", {}, r.err);
+        case Stage::seccomp:
+            return Error::sys("load seccomp filter", {}, r.err);
+        case Stage::exec:
+            return Error::sys("exec", s.argv_store.empty() ? "" : s.argv_store[0], r.err);
+        case Stage::go:
+            break;
+    }
+    return Error::sys("start init", {}, r.err);
+}
+
+// Wait for the child's verdict: EOF means exec succeeded.
+Result<void> await_exec(const ChildSpec& s, FdRef report) {
+    Report r{};
+    ssize_t n;
+    do {
+        n = ::read(report.get(), &r, sizeof r);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) return ok();
+    if (n != static_cast<ssize_t>(sizeof r)) return Error::sys("read", "child report");
+    return child_error(s, r);
+}
+
+}  // namespace
+
+Result<Started> start(const plan::Plan& plan, cgroups::Group& group, FdRef console) {
+    ChildSpec spec;
+    if (auto r = prepare(spec, plan); !r) return std::move(r).error();
+    auto go = sys::pipe();
+    if (!go) return std::move(go).error();
+    auto report = sys::pipe();
+    if (!report) return std::move(report).error();
+    spec.console = console.get();
+    spec.go_fd = go->first.get();
+    spec.report_fd = report->second.get();
+
+    auto cloned = ns::clone3(ns::kVpsCloneFlags, group.clone_into_fd());
+    if (!cloned) return std::move(cloned).error();
+    if (cloned->pid == 0) child_main(spec);
+
+    PidFd init(cloned->pid, Fd(cloned->pidfd));
+    go->first.reset();
+    report->second.reset();
+    if (!group.clone_into_fd()) {
+        if (auto r = group.add_process(init.pid()); !r) return std::move(r).error();
+    }
+    if (::write(go->second.get(), "g", 1) != 1) return Error::sys("write", "start pipe");
+    go->second.reset();
+    if (auto r = await_exec(spec, report->first.ref()); !r) return std::move(r).error();
+    auto start_time = sys::process_start_time(init.pid());
+    if (!start_time) return Error::sys("read", "/proc/" + std::to_string(init.pid()) + "/stat", ESRCH);
+    return Started{std::move(init), *start_time};
+}
+
+void reset_signals() noexcept {
+    // vzd blocks the signals it takes through a signalfd and ignores
+    // SIGPIPE; both would survive exec and confuse the VPS's programs.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+}
+
+int exit_status_of(int wait_status) {
+    if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+    if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+    return 255;
+}
+
+}  // namespace vps::runtime

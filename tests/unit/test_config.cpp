@@ -1,0 +1,265 @@
+// vz.yaml and <ctid>.yaml: what admins write, the errors they get (with the
+// file and line), and configs that survive a save and reload unchanged.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "vps/config.hpp"
+#include "vps/sys.hpp"
+
+using namespace vps;
+using namespace vps::config;
+
+namespace {
+
+constexpr const char* kOrigin = "/var/lib/vz/conf/101.yaml";
+
+// A scratch directory removed at the end of the test.
+class TempDir {
+  public:
+    TempDir() {
+        char tmpl[] = "/tmp/vz-config-test.XXXXXX";
+        path_ = ::mkdtemp(tmpl) ? tmpl : "";
+    }
+    ~TempDir() {
+        if (!path_.empty()) (void)sys::remove_tree(path_);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+std::string error_of(const Result<VpsConfig>& r) { return r ? std::string() : r.error().message(); }
+
+}  // namespace
+
+TEST_CASE("a VPS config with settings and parameters") {
+    auto r = parse_vps(R"(ctid: 101
+name: web
+ostemplate: debian-12-x86_64
+hostname: web.example.com
+description: "front end"
+onboot: yes
+physpages: "0:256M"
+numproc: 1024
+cpuunits: 1000
+)",
+                       kOrigin);
+    REQUIRE(r);
+    CHECK(r->ctid == 101u);
+    CHECK(r->name == "web");
+    CHECK(r->ostemplate == "debian-12-x86_64");
+    CHECK(r->hostname == "web.example.com");
+    CHECK(r->description == "front end");
+    CHECK(r->onboot);
+    CHECK(r->params == std::map<std::string, std::string>{
+                           {"physpages", "0:256M"}, {"numproc", "1024"}, {"cpuunits", "1000"}});
+}
+
+TEST_CASE("malformed YAML names the file and the line") {
+    auto r = parse_vps("ctid: 101\nname: web\nhostname: [oops\n", kOrigin);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code() == Errc::bad_config);
+    CHECK(error_of(r).find("/var/lib/vz/conf/101.yaml: line ") == 0);
+
+    auto tab = parse_vps("ctid: 101\nname: web\n\tonboot: yes\n", kOrigin);
+    REQUIRE_FALSE(tab);
+    CHECK(error_of(tab).find("/var/lib/vz/conf/101.yaml: line 3: ") == 0);
+}
+
+TEST_CASE("an unknown key names the key, the file and the line") {
+    auto r = parse_vps("ctid: 101\nname: web\nhostnme: x\n", kOrigin);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code() == Errc::bad_config);
+    CHECK(error_of(r).find("/var/lib/vz/conf/101.yaml: line 3: unknown key 'hostnme'") == 0);
+}
+
+TEST_CASE("values must be single numbers or strings of the right kind") {
+    CHECK(error_of(parse_vps("numproc: [1, 2]\n", kOrigin))
+              .find("line 1: 'numproc' must be a single value, not a list") != std::string::npos);
+    CHECK(error_of(parse_vps("ctid: abc\n", kOrigin)).find("invalid CTID 'abc'") !=
+          std::string::npos);
+    CHECK(error_of(parse_vps("onboot: maybe\n", kOrigin))
+              .find("onboot: 'maybe' is not true or false") != std::string::npos);
+    CHECK(error_of(parse_vps("name: a\nname: b\n", kOrigin)).find("line 2: duplicate key 'name'") !=
+          std::string::npos);
+    CHECK(error_of(parse_vps("numproc:\n", kOrigin)).find("'numproc' must be a single value") !=
+          std::string::npos);
+    // Free-text settings may be left empty.
+    auto empty_host = parse_vps("ctid: 101\nhostname:\n", kOrigin);
+    REQUIRE(empty_host);
+    CHECK(empty_host->hostname.empty());
+}
+
+TEST_CASE("a document that is not a mapping is refused") {
+    for (const char* text : {"- a\n- b\n", "just a string\n", "", "a: 1\n---\nb: 2\n"}) {
+        CAPTURE(text);
+        auto r = parse_vps(text, kOrigin);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code() == Errc::bad_config);
+        CHECK(error_of(r).find(kOrigin) == 0);
+    }
+}
+
+TEST_CASE("VPS config round-trips through dump and parse") {
+    VpsConfig cfg;
+    cfg.ctid = 2147483647;
+    cfg.name = "db.1";
+    cfg.ostemplate = "centos-7";
+    cfg.hostname = "yes";  // a YAML 1.1 boolean, must stay a string
+    cfg.description = "line one\nline two: with colon # and hash\n  'quoted' \"too\" ~ null";
+    cfg.onboot = true;
+    cfg.params = {{"physpages", "0:256M"},
+                  {"swappages", "unlimited"},
+                  {"cpulimit", "50%"},
+                  {"numproc", "1024"}};
+    std::string text = dump_vps(cfg);
+    // Quoted, so YAML 1.1 readers do not take "0:256M"-like values for base-60 numbers.
+    CHECK(text.find("physpages: \"0:256M\"") != std::string::npos);
+    auto back = parse_vps(text, "dump");
+    REQUIRE(back);
+    CHECK(back->ctid == cfg.ctid);
+    CHECK(back->name == cfg.name);
+    CHECK(back->ostemplate == cfg.ostemplate);
+    CHECK(back->hostname == cfg.hostname);
+    CHECK(back->description == cfg.description);
+    CHECK(back->onboot == cfg.onboot);
+    CHECK(back->params == cfg.params);
+
+    for (const char* odd : {"~", "null", " padded ", "#x", "- dash", "{x}", "@at", "101", "true"}) {
+        CAPTURE(odd);
+        VpsConfig c;
+        c.ctid = 7;
+        c.description = odd;
+        auto again = parse_vps(dump_vps(c), "dump");
+        REQUIRE(again);
+        CHECK(again->description == odd);
+        CHECK_FALSE(again->onboot);
+    }
+}
+
+TEST_CASE("global config: keys, checks and defaults") {
+    auto r = parse_global(R"(socket: /run/vz/ctl.sock
+runtime_dir: /run/vz
+cgroup_base: machines/vz
+admin_group: vzadmin
+cgroup_mode: v1
+stop_timeout: 30
+defaults:
+  physpages: "0:512M"
+  numproc: 2048
+  ostemplate: debian-12
+)",
+                          "/var/lib/vz/vz.yaml");
+    REQUIRE(r);
+    CHECK(r->socket == "/run/vz/ctl.sock");
+    CHECK(r->runtime_dir == "/run/vz");
+    CHECK(r->cgroup_base == "machines/vz");
+    CHECK(r->admin_group == "vzadmin");
+    CHECK(r->cgroup_mode == "v1");
+    CHECK(r->stop_timeout == 30);
+    CHECK(r->defaults == std::map<std::string, std::string>{{"physpages", "0:512M"},
+                                                            {"numproc", "2048"},
+                                                            {"ostemplate", "debian-12"}});
+
+    auto empty = parse_global("", "vz.yaml");
+    REQUIRE(empty);
+    CHECK(empty->socket == "/run/vzd.sock");
+    CHECK(empty->stop_timeout == 10);
+    CHECK(empty->cgroup_mode == "auto");
+}
+
+TEST_CASE("global config: bad values name the key and line") {
+    auto msg = [](const char* text) {
+        auto r = parse_global(text, "vz.yaml");
+        return r ? std::string() : r.error().message();
+    };
+    CHECK(msg("cgroup_mode: v3\n") == "vz.yaml: line 1: cgroup_mode: 'v3' is not auto, v1 or v2");
+    CHECK(msg("stop_timeout: 0\n").find("stop_timeout: '0' is not a whole number in 1..3600") !=
+          std::string::npos);
+    CHECK_FALSE(msg("stop_timeout: 3601\n").empty());
+    CHECK_FALSE(msg("stop_timeout: 99999999999\n").empty());
+    CHECK(parse_global("stop_timeout: 3600\n", "vz.yaml"));
+    CHECK(msg("socket: vzd.sock\n").find("not an absolute path") != std::string::npos);
+    CHECK(msg("cgroup_base: ../escape\n").find("without '..'") != std::string::npos);
+    CHECK(msg("a: 1\nsockett: /x\n").find("vz.yaml: line 1: unknown key 'a'") == 0);
+    CHECK(
+        msg("defaults:\n  kmemsize: 1\n").find("line 2: defaults: unknown parameter 'kmemsize'") !=
+        std::string::npos);
+    CHECK(msg("defaults: [1]\n").find("defaults must be a mapping") != std::string::npos);
+}
+
+TEST_CASE("global config round-trips") {
+    GlobalConfig g;
+    g.socket = "/tmp/x.sock";
+    g.admin_group = "";
+    g.cgroup_mode = "v2";
+    g.stop_timeout = 3600;
+    auto empty_defaults = parse_global(dump_global(g), "dump");
+    REQUIRE(empty_defaults);
+    CHECK(empty_defaults->socket == g.socket);
+    CHECK(empty_defaults->defaults.empty());
+    g.defaults = {{"physpages", "0:1G"}, {"cpus", "1"}};
+    auto back = parse_global(dump_global(g), "dump");
+    REQUIRE(back);
+    CHECK(back->socket == g.socket);
+    CHECK(back->runtime_dir == g.runtime_dir);
+    CHECK(back->cgroup_base == g.cgroup_base);
+    CHECK(back->admin_group == g.admin_group);
+    CHECK(back->cgroup_mode == g.cgroup_mode);
+    CHECK(back->stop_timeout == g.stop_timeout);
+    CHECK(back->defaults == g.defaults);
+}
+
+TEST_CASE("load and save on disk") {
+    TempDir dir;
+    REQUIRE_FALSE(dir.path().empty());
+
+    auto global = load_global(dir.path() + "/vz.yaml");
+    REQUIRE(global);
+    CHECK(global->socket == "/run/vzd.sock");
+
+    auto missing = load_vps(dir.path() + "/101.yaml");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code() == Errc::no_such_vps);
+    CHECK(missing.error().path() == dir.path() + "/101.yaml");
+
+    VpsConfig cfg;
+    cfg.ctid = 101;
+    cfg.hostname = "h1";
+    cfg.params["numproc"] = "100";
+    REQUIRE(save_vps(dir.path() + "/101.yaml", cfg));
+    auto back = load_vps(dir.path() + "/101.yaml");
+    REQUIRE(back);
+    CHECK(back->ctid == 101u);
+    CHECK(back->hostname == "h1");
+    CHECK(back->params == cfg.params);
+    CHECK(sys::list_dir(dir.path())->size() == 1);  // no temporary left behind
+}
+
+TEST_CASE("load_vps ties the config to its file name") {
+    TempDir dir;
+    REQUIRE(sys::write_file_atomic(dir.path() + "/102.yaml", "hostname: h\n"));
+    auto implied = load_vps(dir.path() + "/102.yaml");
+    REQUIRE(implied);
+    CHECK(implied->ctid == 102u);
+
+    REQUIRE(sys::write_file_atomic(dir.path() + "/103.yaml", "ctid: 104\n"));
+    auto mismatch = load_vps(dir.path() + "/103.yaml");
+    REQUIRE_FALSE(mismatch);
+    CHECK(mismatch.error().code() == Errc::bad_config);
+    CHECK(mismatch.error().message().find("ctid 104 does not match the file name") !=
+          std::string::npos);
+
+    REQUIRE(sys::write_file_atomic(dir.path() + "/105.yaml", "ctid: 105\nbogus: 1\n"));
+    auto bad = load_vps(dir.path() + "/105.yaml");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message() ==
+          dir.path() +
+              "/105.yaml: line 2: unknown key 'bogus' "
+              "(neither a setting such as hostname nor a known parameter)");
+}

@@ -1,0 +1,62 @@
+#include "client.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+namespace vzctl {
+
+Result<Client> Client::connect(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path)
+        return Error::make(Errc::bad_argument, "socket path too long: " + path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return Error::sys("socket");
+    vps::Fd fd(s);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        int e = errno;
+        return Error(Errc::no_daemon, {}, {}, e,
+                     "cannot connect to vzd at " + path + ": " + std::strerror(e) +
+                         " (is vzd running?)");
+    }
+    return Client(std::move(fd));
+}
+
+Result<vps::proto::Json> result_of(const vps::proto::Frame& frame) {
+    auto json = vps::proto::parse_json(frame.payload);
+    if (!json) return std::move(json).error();
+    auto resp = vps::proto::decode_response(*json);
+    if (!resp) return std::move(resp).error();
+    if (!resp->ok) return resp->error;
+    return resp->result;
+}
+
+Result<vps::proto::Frame> Client::call_frame(const vps::proto::Request& req,
+                                             const std::vector<int>& fds) {
+    if (auto r = vps::proto::send_frame(sock_.ref(), vps::proto::encode(req).dump(), fds); !r)
+        return std::move(r).error();
+    auto frame = vps::proto::recv_frame(sock_.ref());
+    if (!frame) {
+        if (frame.error().code() == Errc::protocol)
+            return Error::make(Errc::no_daemon, "vzd closed the connection: " + frame.error().message());
+        return std::move(frame).error();
+    }
+    return frame;
+}
+
+Result<vps::proto::Json> Client::call(const vps::proto::Request& req, const std::vector<int>& fds) {
+    auto frame = call_frame(req, fds);
+    if (!frame) return std::move(frame).error();
+    return result_of(*frame);
+}
+
+Result<vps::proto::Json> Client::next() {
+    auto frame = vps::proto::recv_frame(sock_.ref());
+    if (!frame) return std::move(frame).error();
+    return result_of(*frame);
+}
+
+}  // namespace vzctl

@@ -1,0 +1,145 @@
+#include "commands.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "client.hpp"
+#include "terminal.hpp"
+
+namespace vzctl {
+
+using vps::proto::Json;
+using vps::proto::Op;
+using vps::proto::Request;
+
+namespace {
+
+int fail(const Error& e) {
+    std::fprintf(stderr, "vzctl: %s\n", e.message().c_str());
+    return vps::exit_code(e.code());
+}
+
+Result<Json> call(const Options& o, const Request& req, const std::vector<int>& fds = {}) {
+    auto client = Client::connect(o.socket);
+    if (!client) return std::move(client).error();
+    return client->call(req, fds);
+}
+
+Json params_json(const Options& o) {
+    Json p = Json::object();
+    for (const auto& [k, v] : o.params) p[k] = v;
+    return p;
+}
+
+int cmd_create(const Options& o) {
+    Request req{Op::create, o.target, Json{{"ostemplate", o.ostemplate}, {"params", params_json(o)}}};
+    if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
+    if (!o.name.empty()) req.args["name"] = o.name;
+    auto r = call(o, req);
+    if (!r) return fail(r.error());
+    if (!o.quiet) std::printf("VPS %s created (private area %s)\n", o.target.c_str(),
+                              r->value("private", std::string()).c_str());
+    return 0;
+}
+
+int cmd_simple(const Options& o, Op op, const char* done) {
+    Request req{op, o.target, Json::object()};
+    if (op == Op::stop) req.args["fast"] = o.fast;
+    auto r = call(o, req);
+    if (!r) return fail(r.error());
+    if (!o.quiet) std::printf("VPS %s %s\n", o.target.c_str(), done);
+    return 0;
+}
+
+int cmd_status(const Options& o) {
+    auto r = call(o, Request{Op::status, o.target, Json::object()});
+    if (!r) return fail(r.error());
+    if (o.json) {
+        std::cout << r->dump(2) << "\n";
+        return 0;
+    }
+    // OpenVZ's format, which scripts grep.
+    std::printf("CTID %u %s %s %s\n", r->value("ctid", 0u),
+                r->value("exist", false) ? "exist" : "deleted",
+                r->value("mounted", false) ? "mounted" : "unmounted",
+                r->value("running", false) ? "running" : "down");
+    return 0;
+}
+
+int cmd_set(const Options& o) {
+    if (o.params.empty() && o.hostname.empty()) {
+        std::fprintf(stderr, "vzctl: set: no parameter given\n");
+        return 20;
+    }
+    Request req{Op::set, o.target, Json{{"params", params_json(o)}, {"save", o.save}}};
+    if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
+    auto r = call(o, req);
+    if (!r) return fail(r.error());
+    if (r->contains("warning")) std::fprintf(stderr, "vzctl: warning: %s\n", (*r)["warning"].get<std::string>().c_str());
+    if (!o.quiet && r->value("saved", false)) std::printf("Saved parameters for VPS %s\n", o.target.c_str());
+    return 0;
+}
+
+// One argument holding shell syntax runs through /bin/sh -c, as OpenVZ's
+// `vzctl exec 101 "ps ax | grep init"` did; several arguments are an argv.
+std::vector<std::string> exec_argv(const std::vector<std::string>& args) {
+    if (args.size() == 1 && args[0].find_first_of(" \t|&;<>()$`\\\"'*?[]#~=%") != std::string::npos)
+        return {"/bin/sh", "-c", args[0]};
+    return args;
+}
+
+Json client_env() {
+    Json env = Json::array();
+    if (const char* term = std::getenv("TERM")) env.push_back(std::string("TERM=") + term);
+    return env;
+}
+
+int cmd_exec(const Options& o) {
+    if (o.argv.empty()) {
+        std::fprintf(stderr, "vzctl: exec: no command given\n");
+        return 20;
+    }
+    Request req{Op::exec, o.target, Json{{"argv", exec_argv(o.argv)}, {"env", client_env()}}};
+    auto r = call(o, req, {0, 1, 2});
+    if (!r) return fail(r.error());
+    return r->value("exit_status", 255);
+}
+
+int cmd_enter(const Options& o) {
+    auto client = Client::connect(o.socket);
+    if (!client) return fail(client.error());
+    auto frame = client->call_frame(Request{Op::enter, o.target, Json{{"env", client_env()}}});
+    if (!frame) return fail(frame.error());
+    auto r = result_of(*frame);
+    if (!r) return fail(r.error());
+    if (frame->fds.empty()) return fail(Error::make(Errc::protocol, "vzd sent no terminal"));
+    if (!o.quiet && ::isatty(2)) std::fprintf(stderr, "entered into VPS %s\r\n", o.target.c_str());
+    relay(frame->fds[0].ref(), client->fd());
+    if (!o.quiet && ::isatty(2)) std::fprintf(stderr, "exited from VPS %s\n", o.target.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int cmd_list(const Options& o);  // list.cpp
+
+int run(const Options& o) {
+    const std::string& c = o.command;
+    if (c == "create") return cmd_create(o);
+    if (c == "start") return cmd_simple(o, Op::start, "started");
+    if (c == "stop") return cmd_simple(o, Op::stop, "stopped");
+    if (c == "restart") return cmd_simple(o, Op::restart, "restarted");
+    if (c == "destroy") return cmd_simple(o, Op::destroy, "destroyed");
+    if (c == "status") return cmd_status(o);
+    if (c == "list") return cmd_list(o);
+    if (c == "set") return cmd_set(o);
+    if (c == "exec") return cmd_exec(o);
+    if (c == "enter") return cmd_enter(o);
+    std::fprintf(stderr, "vzctl: unknown command '%s'\n", c.c_str());
+    return 20;
+}
+
+}  // namespace vzctl

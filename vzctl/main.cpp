@@ -1,0 +1,102 @@
+// vzctl: the command users type. It only talks to vzd; it never touches
+// the kernel itself. See vzctl(8).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "client.hpp"
+#include "commands.hpp"
+#include "vps/params.hpp"
+
+namespace {
+
+const char* default_socket() {
+    const char* env = std::getenv("VZCTL_SOCKET");
+    return env && *env ? env : "/run/vzd.sock";
+}
+
+void add_param_options(CLI::App* cmd, std::map<std::string, std::string>& params) {
+    for (const auto& info : vps::params::known_params()) {
+        std::string name(info.name);
+        cmd->add_option_function<std::string>(
+            "--" + name, [&params, name](const std::string& v) { params[name] = v; },
+            std::string(info.help));
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string prog = argv[0];
+    prog = prog.substr(prog.rfind('/') + 1);
+    CLI::App app{"vzctl - create, run and manage VPSes through vzd", "vzctl"};
+    app.require_subcommand(1);
+    vzctl::Options o;
+    o.socket = default_socket();
+    app.add_option("--socket", o.socket, "vzd control socket (default $VZCTL_SOCKET or /run/vzd.sock)");
+    app.add_flag("-q,--quiet", o.quiet, "print only errors");
+    app.set_version_flag("--version", "vzctl 0.1.0");
+
+    auto* create = app.add_subcommand("create", "create a VPS from an OS template");
+    create->add_option("ctid", o.target, "numeric VPS id (CTID)")->required();
+    create->add_option("--ostemplate", o.ostemplate, "OS template from the template cache")->required();
+    create->add_option("--hostname", o.hostname, "hostname inside the VPS");
+    create->add_option("--name", o.name, "unique name usable instead of the CTID");
+    add_param_options(create, o.params);
+
+    for (const char* name : {"start", "restart", "destroy", "enter"}) {
+        auto* c = app.add_subcommand(name, std::string(name) + " a VPS");
+        c->add_option("ctid", o.target, "CTID or name")->required();
+    }
+    app.get_subcommand("destroy")->alias("delete");
+    app.get_subcommand("enter")->description("open an interactive shell inside a running VPS");
+
+    auto* stop = app.add_subcommand("stop", "stop a VPS (ask its init, then kill after a timeout)");
+    stop->add_option("ctid", o.target, "CTID or name")->required();
+    stop->add_flag("--fast", o.fast, "kill at once instead of asking init to stop");
+
+    auto* status = app.add_subcommand("status", "show whether a VPS exists and runs");
+    status->add_option("ctid", o.target, "CTID or name")->required();
+    status->add_flag("--json", o.json, "print JSON");
+
+    auto* list = app.add_subcommand("list", "list VPSes (as vzlist)");
+    list->add_flag("-a,--all", o.all, "include stopped VPSes");
+    list->add_option("-o,--output", o.columns, "columns: ctid,numproc,status,ip,hostname,name,ostemplate");
+    list->add_flag("-H,--no-header", o.no_header, "omit the header line");
+    list->add_flag("--json", o.json, "print JSON");
+
+    auto* set = app.add_subcommand("set", "change parameters; applied live to a running VPS");
+    set->add_option("ctid", o.target, "CTID or name")->required();
+    set->add_option("--hostname", o.hostname, "hostname inside the VPS");
+    set->add_flag("--save", o.save, "also write the change to the VPS config");
+    add_param_options(set, o.params);
+
+    auto* exec = app.add_subcommand("exec", "run a command inside a running VPS");
+    exec->add_option("ctid", o.target, "CTID or name")->required();
+    exec->prefix_command();
+
+    if (prog == "vzlist") {
+        // Installed as a link: `vzlist -a` is `vzctl list -a`.
+        std::vector<std::string> args{argv + 1, argv + argc};
+        args.insert(args.begin(), "list");
+        std::reverse(args.begin(), args.end());
+        try {
+            app.parse(args);
+        } catch (const CLI::ParseError& e) {
+            return app.exit(e) == 0 ? 0 : 20;
+        }
+    } else {
+        try {
+            app.parse(argc, argv);
+        } catch (const CLI::ParseError& e) {
+            return app.exit(e) == 0 ? 0 : 20;
+        }
+    }
+    CLI::App* cmd = app.get_subcommands().front();
+    o.command = cmd->get_name();
+    if (o.command == "exec") o.argv = cmd->remaining();
+    return vzctl::run(o);
+}

@@ -1,0 +1,134 @@
+// vzd: owns every VPS of one storage root. Listens on a Unix socket, checks
+// the caller's credentials, runs each request on its own thread (so a long
+// operation on one VPS never blocks requests for others) and supervises
+// each running VPS's init through its pidfd.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "cgroups/backend.hpp"
+#include "vps/config.hpp"
+#include "vps/fd.hpp"
+#include "vps/plan.hpp"
+#include "vps/proto.hpp"
+#include "vps/storage.hpp"
+
+namespace vzd {
+
+using vps::Error;
+using vps::Errc;
+using vps::Result;
+
+struct Options {
+    std::string root = "/var/lib/vz";
+    std::string socket;  // overrides vz.yaml when set
+};
+
+struct Peer {
+    pid_t pid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+// A running VPS's init as vzd knows it.
+struct RunningInit {
+    pid_t pid = 0;
+    vps::Fd pidfd;
+    uint64_t start_time = 0;
+    int64_t started_at = 0;
+    bool is_child = false;  // started by this vzd (we reap it) or adopted
+};
+
+struct Vps {
+    explicit Vps(uint32_t id) : ctid(id) {}
+    const uint32_t ctid;
+    std::mutex op;  // held for the whole of a state-changing operation
+    std::mutex m;   // guards everything below
+    std::condition_variable changed;
+    std::string op_name;
+    std::optional<RunningInit> running;
+    std::unique_ptr<cgroups::Group> group;
+    vps::plan::Plan plan;  // what it was started with
+};
+
+class Daemon {
+public:
+    static Result<std::unique_ptr<Daemon>> create(const Options& opts);
+    // Serve until SIGTERM or SIGINT; running VPSes are left running.
+    Result<void> run();
+
+private:
+    Daemon(vps::config::GlobalConfig cfg, vps::storage::Layout layout);
+    Result<void> init();
+    void adopt_running();
+    void serve(vps::Fd conn);
+    vps::proto::Response handle(const vps::proto::Request& req, std::vector<vps::Fd>& fds,
+                                const Peer& peer, vps::FdRef conn);
+    Result<void> authorize(const Peer& peer) const;
+
+    // Registry.
+    std::shared_ptr<Vps> entry(uint32_t ctid);
+    Result<uint32_t> resolve(const std::string& target);
+    Result<vps::plan::Plan> load_plan(uint32_t ctid) const;
+    vps::plan::HostFacts facts() const;
+
+    // Operations (ops.cpp, exec_ops.cpp).
+    Result<nlohmann::json> op_create(const vps::proto::Request& req);
+    Result<nlohmann::json> op_start(uint32_t ctid);
+    Result<nlohmann::json> op_stop(uint32_t ctid, bool fast);
+    Result<nlohmann::json> op_restart(uint32_t ctid);
+    Result<nlohmann::json> op_destroy(uint32_t ctid);
+    Result<nlohmann::json> op_status(const std::string& target);
+    Result<nlohmann::json> op_list();
+    Result<nlohmann::json> op_set(uint32_t ctid, const nlohmann::json& args);
+    Result<nlohmann::json> op_exec(uint32_t ctid, const nlohmann::json& args,
+                                   std::vector<vps::Fd>& fds, vps::FdRef conn);
+    Result<nlohmann::json> op_enter(uint32_t ctid, const nlohmann::json& args, vps::FdRef conn);
+
+    // Supervision (supervise.cpp).
+    Result<void> start_locked(Vps& v);
+    Result<void> stop_locked(Vps& v, bool fast);
+    void watch(std::shared_ptr<Vps> v, vps::Fd pidfd);
+    void on_init_exit(Vps& v);
+    bool is_running(Vps& v);
+    uint64_t nproc(Vps& v);
+
+    vps::config::GlobalConfig cfg_;
+    vps::storage::Layout layout_;
+    std::unique_ptr<cgroups::Backend> cgroups_;
+    vps::Fd root_lock_;
+    vps::Fd listen_;
+    uint32_t host_cpus_ = 1;
+
+    std::mutex registry_m_;
+    std::map<uint32_t, std::shared_ptr<Vps>> vpses_;
+    std::map<std::string, uint32_t> names_;
+};
+
+// Take the per-VPS operation lock or fail with "busy" (vzctl exit 9).
+class OpLock {
+public:
+    static Result<OpLock> take(Vps& v, const char* what);
+    OpLock(OpLock&& o) noexcept : v_(std::exchange(o.v_, nullptr)) {}
+    OpLock(const OpLock&) = delete;
+    OpLock& operator=(const OpLock&) = delete;
+    OpLock& operator=(OpLock&&) = delete;
+    ~OpLock();
+
+private:
+    explicit OpLock(Vps* v) : v_(v) {}
+    Vps* v_;
+};
+
+void log(const std::string& msg);
+
+}  // namespace vzd

@@ -1,0 +1,41 @@
+// vzd: the VPS daemon. See vzd(8).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "daemon.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"vzd - the daemon that owns every VPS of a storage root", "vzd"};
+    vzd::Options opts;
+    app.add_option("--root", opts.root, "storage root holding vz.yaml, conf/, private/ ...")
+        ->capture_default_str();
+    app.add_option("--socket", opts.socket, "control socket (overrides vz.yaml's 'socket')");
+    app.set_version_flag("--version", "vzd 0.1.0");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 20;
+    }
+    // Signals are taken through a signalfd; block them before any thread
+    // exists so that every thread inherits the mask. A client that hangs up
+    // mid-reply must not kill the daemon.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    auto daemon = vzd::Daemon::create(opts);
+    if (!daemon) {
+        std::fprintf(stderr, "vzd: %s\n", daemon.error().message().c_str());
+        return vps::exit_code(daemon.error().code());
+    }
+    if (auto r = (*daemon)->run(); !r) {
+        std::fprintf(stderr, "vzd: %s\n", r.error().message().c_str());
+        return 3;
+    }
+    return 0;
+}

@@ -1,0 +1,235 @@
+// The state-changing operations on one VPS. Each takes the VPS's operation
+// lock first, so two requests for one VPS never interleave (the second is
+// answered "busy"), while requests for other VPSes go on in parallel.
+#include <unistd.h>
+
+#include "daemon.hpp"
+#include "vps/params.hpp"
+#include "vps/runtime.hpp"
+#include "vps/sys.hpp"
+
+namespace vzd {
+
+namespace sys = vps::sys;
+using nlohmann::json;
+
+namespace {
+
+std::string id_str(uint32_t id) { return std::to_string(id); }
+
+Result<std::map<std::string, std::string>> params_arg(const json& args) {
+    std::map<std::string, std::string> out;
+    auto it = args.find("params");
+    if (it == args.end()) return out;
+    if (!it->is_object()) return Error::make(Errc::protocol, "'params' must be an object");
+    for (const auto& [k, v] : it->items()) {
+        if (!v.is_string()) return Error::make(Errc::protocol, "parameter '" + k + "' must be a string");
+        out[k] = v.get<std::string>();
+    }
+    return out;
+}
+
+std::string str_arg(const json& args, const char* key) {
+    auto it = args.find(key);
+    return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Apply name=value pairs to a config the way OpenVZ stores them.
+Result<void> merge_params(vps::config::VpsConfig& cfg, const std::map<std::string, std::string>& p,
+                          uint32_t cpus) {
+    vps::params::Resources scratch;
+    for (const auto& [name, value] : p) {
+        if (!vps::params::is_known(name))
+            return Error::make(Errc::bad_argument, "unknown parameter '" + name + "'");
+        if (auto r = vps::params::apply_param(scratch, name, value, cpus); !r) return r;
+        for (auto& [k, v] : vps::params::canonical(name, value)) cfg.params[k] = v;
+    }
+    return vps::ok();
+}
+
+}  // namespace
+
+Result<json> Daemon::op_create(const vps::proto::Request& req) {
+    auto id = vps::plan::parse_ctid(req.target);
+    if (!id) return std::move(id).error();
+    auto v = entry(*id);
+    auto lock = OpLock::take(*v, "create");
+    if (!lock) return std::move(lock).error();
+
+    if (sys::exists(layout_.conf(*id)))
+        return Error::make(Errc::vps_exists, "VPS " + id_str(*id) + " already exists");
+    if (sys::exists(layout_.private_dir(*id)))
+        return Error::make(Errc::vps_exists, "private area " + layout_.private_dir(*id) + " already exists");
+
+    vps::config::VpsConfig cfg;
+    cfg.ctid = *id;
+    cfg.ostemplate = str_arg(req.args, "ostemplate");
+    cfg.hostname = str_arg(req.args, "hostname");
+    cfg.name = str_arg(req.args, "name");
+    cfg.params = cfg_.defaults;
+    if (cfg.ostemplate.empty())
+        return Error::make(Errc::bad_argument, "create needs --ostemplate");
+    auto p = params_arg(req.args);
+    if (!p) return std::move(p).error();
+    if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
+    if (!cfg.name.empty()) {
+        if (auto r = vps::plan::check_name(cfg.name); !r) return std::move(r).error();
+        std::lock_guard g(registry_m_);
+        if (names_.count(cfg.name))
+            return Error::make(Errc::vps_exists, "name '" + cfg.name + "' is already used by VPS " +
+                                                     id_str(names_[cfg.name]));
+    }
+    if (auto plan = vps::plan::build(cfg, facts()); !plan) return std::move(plan).error();
+    auto tarball = layout_.find_template(cfg.ostemplate);
+    if (!tarball) return std::move(tarball).error();
+
+    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id)); !r) return std::move(r).error();
+    if (auto r = vps::config::save_vps(layout_.conf(*id), cfg); !r) {
+        (void)sys::remove_tree(layout_.private_dir(*id));
+        return std::move(r).error();
+    }
+    if (!cfg.name.empty()) {
+        std::lock_guard g(registry_m_);
+        names_[cfg.name] = *id;
+    }
+    log("VPS " + id_str(*id) + " created from template " + cfg.ostemplate);
+    return json{{"ctid", *id}, {"private", layout_.private_dir(*id)}};
+}
+
+Result<json> Daemon::op_start(uint32_t ctid) {
+    auto v = entry(ctid);
+    auto lock = OpLock::take(*v, "start");
+    if (!lock) return std::move(lock).error();
+    if (auto r = start_locked(*v); !r) return std::move(r).error().with_context("start " + id_str(ctid));
+    return json{{"ctid", ctid}, {"status", "running"}};
+}
+
+Result<json> Daemon::op_stop(uint32_t ctid, bool fast) {
+    auto v = entry(ctid);
+    auto lock = OpLock::take(*v, "stop");
+    if (!lock) return std::move(lock).error();
+    if (auto r = stop_locked(*v, fast); !r) return std::move(r).error();
+    return json{{"ctid", ctid}, {"status", "stopped"}};
+}
+
+Result<json> Daemon::op_restart(uint32_t ctid) {
+    auto v = entry(ctid);
+    auto lock = OpLock::take(*v, "restart");
+    if (!lock) return std::move(lock).error();
+    if (is_running(*v)) {
+        if (auto r = stop_locked(*v, false); !r) return std::move(r).error();
+    }
+    if (auto r = start_locked(*v); !r) return std::move(r).error().with_context("start " + id_str(ctid));
+    return json{{"ctid", ctid}, {"status", "running"}};
+}
+
+Result<json> Daemon::op_destroy(uint32_t ctid) {
+    auto v = entry(ctid);
+    auto lock = OpLock::take(*v, "destroy");
+    if (!lock) return std::move(lock).error();
+    if (is_running(*v))
+        return Error::make(Errc::running, "VPS " + id_str(ctid) + " is running: stop it first");
+    auto cfg = vps::config::load_vps(layout_.conf(ctid));
+    // Move the private area out of its name first: a crash part-way leaves
+    // a ".destroying" directory for the next start to finish, never a VPS
+    // with half its files.
+    const std::string priv = layout_.private_dir(ctid);
+    const std::string doomed = priv + ".destroying";
+    if (sys::exists(priv) && ::rename(priv.c_str(), doomed.c_str()) < 0)
+        return Error::sys("rename", priv);
+    if (auto r = sys::unlink(layout_.conf(ctid)); !r) return std::move(r).error();
+    if (auto r = sys::remove_tree(doomed); !r) return std::move(r).error();
+    ::rmdir(layout_.root_dir(ctid).c_str());
+    if (cfg && !cfg->name.empty()) {
+        std::lock_guard g(registry_m_);
+        names_.erase(cfg->name);
+    }
+    log("VPS " + id_str(ctid) + " destroyed");
+    return json{{"ctid", ctid}, {"status", "deleted"}};
+}
+
+Result<json> Daemon::op_status(const std::string& target) {
+    auto id = vps::plan::parse_ctid(target);
+    if (!id) {
+        auto named = resolve(target);
+        if (!named) return std::move(named).error();
+        id = *named;
+    }
+    const bool exists = sys::exists(layout_.conf(*id));
+    bool running = false;
+    uint64_t procs = 0;
+    if (exists) {
+        auto v = entry(*id);
+        running = is_running(*v);
+        procs = running ? nproc(*v) : 0;
+    }
+    return json{{"ctid", *id},
+                {"exist", exists},
+                {"mounted", running},
+                {"running", running},
+                {"numproc", procs}};
+}
+
+Result<json> Daemon::op_list() {
+    auto ctids = layout_.list_ctids();
+    if (!ctids) return std::move(ctids).error();
+    json rows = json::array();
+    for (uint32_t id : *ctids) {
+        auto v = entry(id);
+        const bool running = is_running(*v);
+        json row{{"ctid", id}, {"status", running ? "running" : "stopped"},
+                 {"numproc", running ? nproc(*v) : 0}, {"ip", json::array()}};
+        auto cfg = vps::config::load_vps(layout_.conf(id));
+        if (cfg) {
+            row["hostname"] = cfg->hostname;
+            row["name"] = cfg->name;
+            row["ostemplate"] = cfg->ostemplate;
+        } else {
+            row["hostname"] = "";
+            row["name"] = "";
+            row["error"] = cfg.error().message();
+        }
+        rows.push_back(std::move(row));
+    }
+    return json{{"vpses", rows}};
+}
+
+Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
+    auto v = entry(ctid);
+    auto lock = OpLock::take(*v, "set");
+    if (!lock) return std::move(lock).error();
+    auto cfg = vps::config::load_vps(layout_.conf(ctid));
+    if (!cfg) return std::move(cfg).error();
+    auto p = params_arg(args);
+    if (!p) return std::move(p).error();
+    if (auto r = merge_params(*cfg, *p, host_cpus_); !r) return std::move(r).error();
+    const std::string hostname = str_arg(args, "hostname");
+    if (!hostname.empty()) cfg->hostname = hostname;
+    auto plan = vps::plan::build(*cfg, facts());
+    if (!plan) return std::move(plan).error();
+    const bool save = args.value("save", false);
+
+    json out{{"ctid", ctid}, {"applied", false}, {"saved", save}};
+    {
+        std::lock_guard g(v->m);
+        if (v->running && v->group) {
+            if (auto r = v->group->apply(vps::params::to_cgroup_limits(plan->resources)); !r)
+                return std::move(r).error().with_context("set " + id_str(ctid));
+            if (!hostname.empty()) {
+                vps::runtime::Target t{v->running->pid, v->running->pidfd.ref(), v->group.get(), &v->plan};
+                if (auto r = vps::runtime::set_hostname(t, hostname); !r) return std::move(r).error();
+            }
+            v->plan.resources = plan->resources;
+            out["applied"] = true;
+        }
+    }
+    if (save) {
+        if (auto r = vps::config::save_vps(layout_.conf(ctid), *cfg); !r) return std::move(r).error();
+    } else if (!out["applied"].get<bool>()) {
+        out["warning"] = "VPS " + id_str(ctid) +
+                         " is not running and --save was not given: nothing was changed";
+    }
+    return out;
+}
+
+}  // namespace vzd

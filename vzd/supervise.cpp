@@ -1,0 +1,188 @@
+// Starting, stopping and watching VPS inits; finding them again after a
+// restart of vzd.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+#include "daemon.hpp"
+#include "vps/runtime.hpp"
+#include "vps/sys.hpp"
+
+namespace vzd {
+
+namespace sys = vps::sys;
+
+namespace {
+
+Result<vps::Fd> dup_fd(vps::FdRef fd) {
+    int d = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+    if (d < 0) return Error::sys("fcntl", "F_DUPFD_CLOEXEC");
+    return vps::Fd(d);
+}
+
+// Rollback for a start that failed after its cgroup was made.
+void discard_group(cgroups::Group& g) {
+    (void)g.kill_all();
+    if (auto r = g.destroy(); !r) log("warning: " + r.error().message());
+}
+
+}  // namespace
+
+bool Daemon::is_running(Vps& v) {
+    std::lock_guard g(v.m);
+    return v.running.has_value();
+}
+
+uint64_t Daemon::nproc(Vps& v) {
+    std::lock_guard g(v.m);
+    if (!v.running || !v.group) return 0;
+    auto u = v.group->usage();
+    if (u && u->pids_current) return *u->pids_current;
+    auto procs = v.group->processes();
+    return procs ? procs->size() : 0;
+}
+
+Result<void> Daemon::start_locked(Vps& v) {
+    const uint32_t id = v.ctid;
+    auto plan = load_plan(id);
+    if (!plan) return std::move(plan).error();
+    if (is_running(v)) return Error::make(Errc::running, "VPS " + std::to_string(id) + " is already running");
+    if (!sys::is_dir(plan->private_dir))
+        return Error::make(Errc::no_such_vps, "private area " + plan->private_dir + " does not exist");
+    if (auto r = sys::mkdir_p(plan->root_dir); !r) return r;
+
+    auto group = cgroups_->create(std::to_string(id));
+    if (!group) return std::move(group).error();
+    if (auto r = (*group)->apply(vps::params::to_cgroup_limits(plan->resources)); !r) {
+        discard_group(**group);
+        return std::move(r).error().with_context("apply limits");
+    }
+    auto console = sys::open(layout_.console_log(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    if (!console) {
+        discard_group(**group);
+        return std::move(console).error();
+    }
+    auto started = vps::runtime::start(*plan, **group, console->ref());
+    if (!started) {
+        discard_group(**group);
+        return std::move(started).error();
+    }
+    vps::storage::RunState state{id, started->init.pid(), started->start_time,
+                                 static_cast<int64_t>(::time(nullptr)), std::to_string(id)};
+    if (auto r = vps::storage::save_state(layout_.state(id), state); !r) {
+        started->init = vps::PidFd();  // kills and reaps init
+        discard_group(**group);
+        return r;
+    }
+    auto watch_fd = dup_fd(started->init.fd());
+    if (!watch_fd) {
+        started->init = vps::PidFd();
+        discard_group(**group);
+        (void)sys::unlink(layout_.state(id));
+        return std::move(watch_fd).error();
+    }
+    {
+        std::lock_guard g(v.m);
+        pid_t pid = started->init.pid();
+        v.running = RunningInit{pid, started->init.release(), state.start_time, state.started_at, true};
+        v.group = std::move(*group);
+        v.plan = std::move(*plan);
+    }
+    log("VPS " + std::to_string(id) + " started, init pid " + std::to_string(state.init_pid));
+    std::thread(&Daemon::watch, this, entry(id), std::move(*watch_fd)).detach();
+    return vps::ok();
+}
+
+void Daemon::watch(std::shared_ptr<Vps> v, vps::Fd pidfd) {
+    pollfd p{pidfd.get(), POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    on_init_exit(*v);
+}
+
+void Daemon::on_init_exit(Vps& v) {
+    std::unique_lock g(v.m);
+    if (!v.running) return;
+    std::string how = "exited";
+    if (v.running->is_child) {
+        siginfo_t info{};
+        if (::waitid(static_cast<idtype_t>(P_PIDFD), v.running->pidfd.get(), &info, WEXITED) == 0)
+            how = info.si_code == CLD_EXITED ? "exited with status " + std::to_string(info.si_status)
+                                             : "killed by signal " + std::to_string(info.si_status);
+    }
+    if (v.group) {
+        (void)v.group->kill_all();
+        if (auto r = v.group->destroy(); !r) log("warning: VPS " + std::to_string(v.ctid) + ": " + r.error().message());
+    }
+    (void)sys::unlink(layout_.state(v.ctid));
+    v.running.reset();
+    v.group.reset();
+    log("VPS " + std::to_string(v.ctid) + " stopped (init " + how + ")");
+    g.unlock();
+    v.changed.notify_all();
+}
+
+Result<void> Daemon::stop_locked(Vps& v, bool fast) {
+    std::unique_lock g(v.m);
+    if (!v.running) return Error::make(Errc::not_running, "VPS " + std::to_string(v.ctid) + " is not running");
+    auto stopped = [&] { return !v.running.has_value(); };
+    if (!fast && v.plan.stop_signal > 0) {
+        sys::pidfd_send_signal(v.running->pidfd.ref(), v.plan.stop_signal);
+        v.changed.wait_for(g, std::chrono::seconds(cfg_.stop_timeout), stopped);
+        if (stopped()) return vps::ok();
+        log("VPS " + std::to_string(v.ctid) + " did not stop within " +
+            std::to_string(cfg_.stop_timeout) + " s; killing it");
+    }
+    // SIGKILL to a pid namespace's init takes the whole namespace down.
+    sys::pidfd_send_signal(v.running->pidfd.ref(), SIGKILL);
+    if (v.group) (void)v.group->kill_all();
+    v.changed.wait_for(g, std::chrono::seconds(30), stopped);
+    if (!stopped()) return Error::make(Errc::system, "VPS " + std::to_string(v.ctid) + " did not die after SIGKILL");
+    return vps::ok();
+}
+
+// After a restart: a VPS whose recorded init is still the same process is
+// running and gets watched again; anything a dead VPS left is cleaned up.
+void Daemon::adopt_running() {
+    auto ctids = layout_.list_ctids();
+    if (!ctids) return;
+    for (uint32_t id : *ctids) {
+        auto state = vps::storage::load_state(layout_.state(id));
+        if (!state) continue;
+        auto now = sys::process_start_time(state->init_pid);
+        auto pidfd = now && *now == state->start_time ? sys::pidfd_open(state->init_pid)
+                                                      : Result<vps::Fd>(Error::sys("pidfd_open", {}, ESRCH));
+        auto group = cgroups_->open(std::to_string(id));
+        if (pidfd) {
+            // Never drop a live VPS: a config that no longer parses or a
+            // cgroup we cannot open only limits what we can do with it.
+            auto plan = load_plan(id);
+            if (!plan) log("warning: VPS " + std::to_string(id) + ": " + plan.error().message());
+            if (!group) log("warning: VPS " + std::to_string(id) + ": " + group.error().message());
+            auto v = entry(id);
+            auto watch_fd = dup_fd(pidfd->ref());
+            {
+                std::lock_guard g(v->m);
+                v->running = RunningInit{state->init_pid, std::move(*pidfd), state->start_time,
+                                         state->started_at, false};
+                if (group) v->group = std::move(*group);
+                if (plan) v->plan = std::move(*plan);
+            }
+            log("VPS " + std::to_string(id) + " is running (init pid " +
+                std::to_string(state->init_pid) + "): adopted");
+            if (watch_fd) std::thread(&Daemon::watch, this, v, std::move(*watch_fd)).detach();
+            continue;
+        }
+        log("VPS " + std::to_string(id) + ": recorded init is gone; cleaning up");
+        if (group) discard_group(**group);
+        (void)sys::unlink(layout_.state(id));
+    }
+}
+
+}  // namespace vzd
