@@ -82,7 +82,10 @@ struct ChildSpec {
     if (failed >= 0) child_fail(s, Stage::rootfs, failed);
     if (::sethostname(s.hostname.data(), s.hostname.size()) < 0) child_fail(s, Stage::hostname, 0);
     if (::setsid() < 0) child_fail(s, Stage::session, 0);
-    for (int fd = 0; fd < 3; ++fd)
+    // stdin is the VPS's own /dev/null; output goes to the console log.
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || ::dup2(devnull, 0) < 0) child_fail(s, Stage::stdio, 0);
+    for (int fd = 1; fd < 3; ++fd)
         if (::dup2(s.console, fd) < 0) child_fail(s, Stage::stdio, fd);
     if (caps::apply(s.caps) < 0) child_fail(s, Stage::caps, 0);
     // Nothing of vzd's may reach init: every other fd closes at exec.
