@@ -38,6 +38,7 @@ int cmd_create(const Options& o) {
     Request req{Op::create, o.target, Json{{"ostemplate", o.ostemplate}, {"params", params_json(o)}}};
     if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
     if (!o.name.empty()) req.args["name"] = o.name;
+    if (!o.sample.empty()) req.args["config"] = o.sample;
     auto r = call(o, req);
     if (!r) return fail(r.error());
     if (!o.quiet) std::printf("VPS %s created (private area %s)\n", o.target.c_str(),

@@ -14,6 +14,7 @@ struct Options {
     std::string ostemplate;
     std::string hostname;
     std::string name;
+    std::string sample;
     std::map<std::string, std::string> params;
     std::vector<std::string> argv;
     std::string columns;

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     create->add_option("--ostemplate", o.ostemplate, "OS template from the template cache")->required();
     create->add_option("--hostname", o.hostname, "hostname inside the VPS");
     create->add_option("--name", o.name, "unique name usable instead of the CTID");
+    create->add_option("--config", o.sample, "config sample: parameters from <root>/conf/samples/NAME.yaml");
     add_param_options(create, o.params);
 
     for (const char* name : {"start", "restart", "destroy", "enter"}) {

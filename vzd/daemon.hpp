@@ -79,6 +79,9 @@ private:
     std::shared_ptr<Vps> entry(uint32_t ctid);
     Result<uint32_t> resolve(const std::string& target);
     Result<vps::plan::Plan> load_plan(uint32_t ctid) const;
+    Result<void> reserve_name(const std::string& name, uint32_t ctid);
+    void unreserve_name(const std::string& name, uint32_t ctid);
+    Result<std::map<std::string, std::string>> load_sample(const std::string& name) const;
     vps::plan::HostFacts facts() const;
 
     // Operations (ops.cpp, exec_ops.cpp).

@@ -12,6 +12,7 @@ namespace vzd {
 
 namespace sys = vps::sys;
 using nlohmann::json;
+using vps::ScopeExit;
 
 namespace {
 
@@ -49,6 +50,39 @@ Result<void> merge_params(vps::config::VpsConfig& cfg, const std::map<std::strin
 
 }  // namespace
 
+Result<void> Daemon::reserve_name(const std::string& name, uint32_t ctid) {
+    if (name.empty()) return vps::ok();
+    if (auto r = vps::plan::check_name(name); !r) return r;
+    std::lock_guard g(registry_m_);
+    auto [it, inserted] = names_.emplace(name, ctid);
+    if (!inserted && it->second != ctid)
+        return Error::make(Errc::vps_exists,
+                           "name '" + name + "' is already used by VPS " + id_str(it->second));
+    return vps::ok();
+}
+
+void Daemon::unreserve_name(const std::string& name, uint32_t ctid) {
+    if (name.empty()) return;
+    std::lock_guard g(registry_m_);
+    if (auto it = names_.find(name); it != names_.end() && it->second == ctid) names_.erase(it);
+}
+
+// A config sample (`create --config basic`): <root>/conf/samples/basic.yaml,
+// a mapping of parameter names to values, as OpenVZ's ve-basic.conf-sample.
+Result<std::map<std::string, std::string>> Daemon::load_sample(const std::string& name) const {
+    if (vps::plan::check_name(name).ok() == false)
+        return Error::make(Errc::bad_value, "invalid config sample name '" + name + "'");
+    const std::string path = layout_.conf_dir() + "/samples/" + name + ".yaml";
+    if (!sys::exists(path))
+        return Error::make(Errc::bad_value, "config sample '" + name + "' not found (" + path + ")");
+    auto text = sys::read_file(path, 1 << 20);
+    if (!text) return std::move(text).error();
+    // The sample has the shape of a VPS config without identity keys.
+    auto parsed = vps::config::parse_vps(*text, path);
+    if (!parsed) return std::move(parsed).error();
+    return parsed->params;
+}
+
 Result<json> Daemon::op_create(const vps::proto::Request& req) {
     auto id = vps::plan::parse_ctid(req.target);
     if (!id) return std::move(id).error();
@@ -69,29 +103,30 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     cfg.params = cfg_.defaults;
     if (cfg.ostemplate.empty())
         return Error::make(Errc::bad_argument, "create needs --ostemplate");
+    if (const std::string sample = str_arg(req.args, "config"); !sample.empty()) {
+        auto values = load_sample(sample);
+        if (!values) return std::move(values).error();
+        if (auto r = merge_params(cfg, *values, host_cpus_); !r)
+            return std::move(r).error().with_context("config sample '" + sample + "'");
+    }
     auto p = params_arg(req.args);
     if (!p) return std::move(p).error();
     if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
-    if (!cfg.name.empty()) {
-        if (auto r = vps::plan::check_name(cfg.name); !r) return std::move(r).error();
-        std::lock_guard g(registry_m_);
-        if (names_.count(cfg.name))
-            return Error::make(Errc::vps_exists, "name '" + cfg.name + "' is already used by VPS " +
-                                                     id_str(names_[cfg.name]));
-    }
     if (auto plan = vps::plan::build(cfg, facts()); !plan) return std::move(plan).error();
     auto tarball = layout_.find_template(cfg.ostemplate);
     if (!tarball) return std::move(tarball).error();
+    // Reserve the name before the slow unpack so that two creates cannot
+    // both take it; give it back if the create fails.
+    if (auto r = reserve_name(cfg.name, *id); !r) return std::move(r).error();
+    ScopeExit release_name([&] { unreserve_name(cfg.name, *id); });
 
-    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id)); !r) return std::move(r).error();
+    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id)); !r)
+        return std::move(r).error();
     if (auto r = vps::config::save_vps(layout_.conf(*id), cfg); !r) {
         (void)sys::remove_tree(layout_.private_dir(*id));
         return std::move(r).error();
     }
-    if (!cfg.name.empty()) {
-        std::lock_guard g(registry_m_);
-        names_[cfg.name] = *id;
-    }
+    release_name.dismiss();
     log("VPS " + id_str(*id) + " created from template " + cfg.ostemplate);
     return json{{"ctid", *id}, {"private", layout_.private_dir(*id)}};
 }

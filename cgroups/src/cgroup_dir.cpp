@@ -74,8 +74,8 @@ Result<std::optional<std::string>> CgroupDir::read_optional(std::string_view nam
 Result<void> CgroupDir::write(std::string_view name, std::string_view value) const {
     // O_TRUNC is a no-op on cgroupfs; on the plain files of a test's fake
     // tree it makes the file read back exactly the last value written.
-    int fd = ::openat(fd_.get(), std::string(name).c_str(),
-                      O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    int fd =
+        ::openat(fd_.get(), std::string(name).c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return Error::sys("open", file(name));
     vps::Fd owned(fd);
     // A knob takes its value in one write; a failure is the kernel's answer.
@@ -109,8 +109,9 @@ Result<std::vector<pid_t>> CgroupDir::procs_tree() const {
 
 Result<void> check_limits(const Limits& limits) {
     if (limits.cpu_weight && (*limits.cpu_weight < 1 || *limits.cpu_weight > 10000))
-        return Error::make(vps::Errc::bad_value, "cpu weight " + std::to_string(*limits.cpu_weight) +
-                                                     " is outside 1..10000");
+        return Error::make(
+            vps::Errc::bad_value,
+            "cpu weight " + std::to_string(*limits.cpu_weight) + " is outside 1..10000");
     if (limits.cpu_quota_us && limits.cpu_period_us == 0)
         return Error::make(vps::Errc::bad_value, "cpu period must not be 0");
     return vps::ok();
@@ -147,7 +148,8 @@ Result<void> kill_until_empty(const PidLister& list, const std::string& where) {
         // A pid may exit and be reused between the read and the kill; the
         // window is tiny and the members are what we mean to kill anyway.
         for (pid_t p : *pids)
-            if (::kill(p, SIGKILL) < 0 && errno != ESRCH) return Error::sys("kill", std::to_string(p));
+            if (::kill(p, SIGKILL) < 0 && errno != ESRCH)
+                return Error::sys("kill", std::to_string(p));
         left = pids->size();
         std::this_thread::sleep_for(kPollInterval);
     }

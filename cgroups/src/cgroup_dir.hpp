@@ -22,7 +22,7 @@ namespace cgroups::detail {
 using Clock = std::chrono::steady_clock;
 
 class CgroupDir {
-public:
+  public:
     // O_PATH|O_DIRECTORY: the fd reaches the files below it and doubles as
     // clone3's CLONE_INTO_CGROUP target, but cannot read the directory.
     static vps::Result<CgroupDir> open(std::string path);
@@ -49,7 +49,7 @@ public:
     vps::Result<std::vector<pid_t>> procs() const;
     vps::Result<std::vector<pid_t>> procs_tree() const;
 
-private:
+  private:
     CgroupDir(std::string path, vps::Fd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
     std::string path_;
     vps::Fd fd_;

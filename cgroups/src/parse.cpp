@@ -36,7 +36,8 @@ std::string unescape_octal(std::string_view s) {
         if (s[i] == '\\' && i + 3 < s.size() &&
             std::all_of(s.begin() + i + 1, s.begin() + i + 4,
                         [](char c) { return c >= '0' && c <= '7'; })) {
-            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            out +=
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
             i += 3;
         } else {
             out += s[i];
@@ -182,8 +183,8 @@ std::vector<MountInfo> parse_mountinfo(std::string_view text) {
     return out;
 }
 
-std::optional<MountInfo> find_v1_mount(const std::vector<MountInfo>& mounts,
-                                       std::string_view root, std::string_view controller) {
+std::optional<MountInfo> find_v1_mount(const std::vector<MountInfo>& mounts, std::string_view root,
+                                       std::string_view controller) {
     for (const auto& m : mounts)
         if (m.fstype == "cgroup" && at_or_beneath(m.mount_point, root) &&
             has_word(m.super_options, controller))

@@ -79,8 +79,8 @@ std::vector<MountInfo> parse_mountinfo(std::string_view text);
 
 // The first "cgroup" (v1) mount at or beneath root whose super options list
 // controller (co-mounts such as cpu,cpuacct serve both names).
-std::optional<MountInfo> find_v1_mount(const std::vector<MountInfo>& mounts,
-                                       std::string_view root, std::string_view controller);
+std::optional<MountInfo> find_v1_mount(const std::vector<MountInfo>& mounts, std::string_view root,
+                                       std::string_view controller);
 
 // Our directory inside a mounted hierarchy: the mount shows its root, our
 // cgroup path is absolute in the hierarchy, so strip the mount's root.

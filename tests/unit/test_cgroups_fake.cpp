@@ -29,7 +29,7 @@ std::string why(const R& r) {
 constexpr uint64_t MiB = 1u << 20;
 
 class FakeTree {
-public:
+  public:
     FakeTree() {
         std::string tmpl = (fs::temp_directory_path() / "cgtest.XXXXXX").string();
         root_ = ::mkdtemp(tmpl.data()) ? tmpl : std::string();
@@ -58,7 +58,7 @@ public:
     }
     bool has(const std::string& rel) const { return fs::exists(path(rel)); }
 
-private:
+  private:
     std::string root_;
 };
 
@@ -74,16 +74,21 @@ void lay_out_v2(const FakeTree& t, const std::string& own_procs) {
                      {"cgroup.subtree_control", "memory\n"},
                      {"cgroup.procs", own_procs}});
     t.files(std::string(kV2Own) + "/vz", {{"cgroup.controllers", "cpuset cpu io memory pids\n"},
-                                           {"cgroup.subtree_control", ""},
-                                           {"cgroup.procs", ""}});
+                                          {"cgroup.subtree_control", ""},
+                                          {"cgroup.procs", ""}});
     t.put("self_cgroup", "0::/" + std::string(kV2Own) + "\n");
 }
 
 void lay_out_v2_group(const FakeTree& t, const std::string& name) {
-    t.files(std::string(kV2Own) + "/vz/" + name,
-            {{"cgroup.procs", ""}, {"cgroup.kill", ""}, {"cpuset.cpus", ""},
-             {"memory.max", "max\n"}, {"memory.high", "max\n"}, {"memory.swap.max", "max\n"},
-             {"pids.max", "max\n"}, {"cpu.weight", "100\n"}, {"cpu.max", "max 100000\n"}});
+    t.files(std::string(kV2Own) + "/vz/" + name, {{"cgroup.procs", ""},
+                                                  {"cgroup.kill", ""},
+                                                  {"cpuset.cpus", ""},
+                                                  {"memory.max", "max\n"},
+                                                  {"memory.high", "max\n"},
+                                                  {"memory.swap.max", "max\n"},
+                                                  {"pids.max", "max\n"},
+                                                  {"cpu.weight", "100\n"},
+                                                  {"cpu.max", "max 100000\n"}});
 }
 
 Options v2_options(const FakeTree& t) {
@@ -207,8 +212,8 @@ TEST_CASE("cgroups v2: errors name the file and the group") {
     REQUIRE_FALSE(r);
     CHECK(r.error().err() == ENOENT);
     CHECK(r.error().path() == t.path(g2("pids.max")));
-    CHECK(r.error().message() ==
-          "apply limits to cgroup vz/101: open '" + t.path(g2("pids.max")) + "': No such file or directory");
+    CHECK(r.error().message() == "apply limits to cgroup vz/101: open '" + t.path(g2("pids.max")) +
+                                     "': No such file or directory");
 
     // Swap cannot be limited without swap accounting; unlimited is fine.
     Limits swap;
@@ -409,7 +414,8 @@ void lay_out_v1_group(const FakeTree& t, const std::string& cpu_mount = "cpu") {
                                     {"cpu.cfs_quota_us", "-1\n"},
                                     {"cpu.cfs_period_us", "100000\n"}});
     t.files("cpuset/vz/101", {{"cgroup.procs", ""}, {"cpuset.cpus", ""}, {"cpuset.mems", ""}});
-    for (const char* m : {"blkio", "freezer"}) t.files(std::string(m) + "/vz/101", {{"cgroup.procs", ""}});
+    for (const char* m : {"blkio", "freezer"})
+        t.files(std::string(m) + "/vz/101", {{"cgroup.procs", ""}});
     if (cpu_mount == "cpu") t.files("cpuacct/vz/101", {{"cgroup.procs", ""}});
 }
 
@@ -434,13 +440,15 @@ TEST_CASE("cgroups v1: open finds the hybrid host's hierarchies and makes the ba
     // Each base sits beneath our own cgroup of that hierarchy.
     CHECK(fs::is_directory(t.path(std::string("memory/") + kMemOwn + "/vz")));
     CHECK_FALSE(t.has("memory/vz"));
-    for (const char* h : {"pids", "cpu", "cpuacct", "blkio"}) CHECK(fs::is_directory(t.path(std::string(h) + "/vz")));
+    for (const char* h : {"pids", "cpu", "cpuacct", "blkio"})
+        CHECK(fs::is_directory(t.path(std::string(h) + "/vz")));
     CHECK_FALSE(t.has("freezer/vz"));  // not a controller we use
     // A new cpuset gets its parent's cpus and mems; the root's are only read.
     CHECK(t.get("cpuset/vz/cpuset.cpus") == "0-1");
     CHECK(t.get("cpuset/vz/cpuset.mems") == "0");
     CHECK(t.get("cpuset/cpuset.cpus") == "0-1\n");
-    CHECK((*b)->describe().find(t.path(std::string("memory/") + kMemOwn + "/vz")) != std::string::npos);
+    CHECK((*b)->describe().find(t.path(std::string("memory/") + kMemOwn + "/vz")) !=
+          std::string::npos);
 }
 
 TEST_CASE("cgroups v1: apply writes limits in v1 terms") {
@@ -540,7 +548,8 @@ TEST_CASE("cgroups v1: usage converts v1 counters") {
                           {"memory.failcnt", "5\n"},
                           {"memory.memsw.usage_in_bytes", "104861696\n"},
                           {"memory.memsw.limit_in_bytes", "805306368\n"}});
-    t.files("pids/vz/101", {{"pids.current", "1\n"}, {"pids.max", "64\n"}, {"pids.events", "max 4\n"}});
+    t.files("pids/vz/101",
+            {{"pids.current", "1\n"}, {"pids.max", "64\n"}, {"pids.events", "max 4\n"}});
     t.files("cpu/vz/101", {{"cpu.shares", "512\n"}, {"cpu.cfs_quota_us", "-1\n"}});
     t.files("cpuacct/vz/101", {{"cpuacct.usage", "123456789\n"}});
     auto b = open_backend(v1_options(t));
@@ -637,8 +646,10 @@ TEST_CASE("cgroups v1: hierarchies that are not mounted") {
     FakeTree t;
     lay_out_v1(t);
     // Only pids under the fake root.
-    t.put("mountinfo", "39 31 0:36 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-                       "40 31 0:37 / " + t.path("pids") + " rw - cgroup cgroup rw,pids\n");
+    t.put("mountinfo",
+          "39 31 0:36 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+          "40 31 0:37 / " +
+              t.path("pids") + " rw - cgroup cgroup rw,pids\n");
     fs::create_directories(t.path("pids/vz/101"));
     t.put("pids/vz/101/pids.max", "max\n");
     auto b = open_backend(v1_options(t));
@@ -650,7 +661,8 @@ TEST_CASE("cgroups v1: hierarchies that are not mounted") {
     l.memory_max = 1;
     auto r = (*g)->apply(l);
     REQUIRE_FALSE(r);
-    CHECK(r.error().message() == "apply limits to cgroup vz/101: no cgroup v1 memory hierarchy is mounted");
+    CHECK(r.error().message() ==
+          "apply limits to cgroup vz/101: no cgroup v1 memory hierarchy is mounted");
 
     t.put("mountinfo", "39 31 0:36 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
     auto none = open_backend(v1_options(t));

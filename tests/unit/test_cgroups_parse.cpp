@@ -173,7 +173,8 @@ TEST_CASE("cgroups: mountinfo with co-mounts, optional fields and escapes") {
     CHECK(cpu->mount_point == "/sys/fs/cgroup/cpu,cpuacct");
     CHECK(cpuacct->mount_point == cpu->mount_point);
 
-    auto esc = parse_mountinfo("50 30 0:40 /lxc/c1 /tmp/my\\040root/memory rw - cgroup cgroup rw,memory\n");
+    auto esc = parse_mountinfo(
+        "50 30 0:40 /lxc/c1 /tmp/my\\040root/memory rw - cgroup cgroup rw,memory\n");
     REQUIRE(esc.size() == 1);
     CHECK(esc[0].mount_point == "/tmp/my root/memory");
     CHECK(esc[0].root == "/lxc/c1");
@@ -188,7 +189,8 @@ TEST_CASE("cgroups: our path inside a mount, joins and names") {
     CHECK_FALSE(path_in_mount("/lxc/c1", "/"));
 
     CHECK(join_path("/sys/fs/cgroup/memory", "/") == "/sys/fs/cgroup/memory");
-    CHECK(join_path("/sys/fs/cgroup/memory", "/process_api/x") == "/sys/fs/cgroup/memory/process_api/x");
+    CHECK(join_path("/sys/fs/cgroup/memory", "/process_api/x") ==
+          "/sys/fs/cgroup/memory/process_api/x");
     CHECK(join_path("/sys/fs/cgroup/", "vz") == "/sys/fs/cgroup/vz");
     CHECK(join_path("/", "vz") == "/vz");
 

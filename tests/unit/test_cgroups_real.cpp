@@ -151,8 +151,7 @@ void check_limits_read_back(Group& g, bool v1) {
 
 }  // namespace
 
-TEST_CASE("cgroups real kernel: group lifecycle" *
-          doctest::skip(!real_enabled())) {
+TEST_CASE("cgroups real kernel: group lifecycle" * doctest::skip(!real_enabled())) {
     Options o;
     o.base = "vz-cgtest-" + std::to_string(::getpid());
     auto b = open_backend(o);

@@ -18,11 +18,11 @@ using vps::Result;
 
 // The controllers we put groups in. blkio only gathers a VPS's I/O for
 // accounting; nothing limits it yet.
-constexpr std::array<std::string_view, 6> kControllers{"memory", "pids",   "cpu",
+constexpr std::array<std::string_view, 6> kControllers{"memory",  "pids",   "cpu",
                                                        "cpuacct", "cpuset", "blkio"};
 
 class V1Backend final : public Backend {
-public:
+  public:
     V1Backend(std::string base, std::vector<Member> bases)
         : base_(std::move(base)), bases_(std::move(bases)) {}
 
@@ -58,7 +58,7 @@ public:
                            [&](const Member& m) { return m.dir.has(name); });
     }
 
-private:
+  private:
     Result<std::unique_ptr<Group>> make(std::string_view name, bool create) const;
     Result<Member> make_member(const Member& base, std::string_view name, bool create) const;
 
@@ -68,7 +68,8 @@ private:
 
 Result<Member> V1Backend::make_member(const Member& base, std::string_view name,
                                       bool create) const {
-    auto dir = create ? CgroupDir::make_child(base.dir, name) : CgroupDir::open_child(base.dir, name);
+    auto dir =
+        create ? CgroupDir::make_child(base.dir, name) : CgroupDir::open_child(base.dir, name);
     if (!dir) return std::move(dir).error();
     if (create && v1::serves(base, "cpuset"))
         if (auto r = v1::inherit_cpuset(base.dir, *dir); !r) return std::move(r).error();

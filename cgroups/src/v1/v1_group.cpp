@@ -94,7 +94,7 @@ Result<void> read_weight(const CgroupDir& dir, Usage& u) {
 }
 
 class V1Group final : public Group {
-public:
+  public:
     V1Group(std::string name, std::string label, std::vector<Member> members)
         : name_(std::move(name)), label_(std::move(label)), members_(std::move(members)) {}
 
@@ -123,7 +123,7 @@ public:
     }
     Result<void> destroy(int timeout_ms) override;
 
-private:
+  private:
     Result<void> in_context(Result<void> r, std::string_view verb) const {
         if (r) return r;
         return std::move(r).error().with_context(std::string(verb) + " cgroup " + label_);
@@ -296,9 +296,9 @@ Result<void> V1Group::destroy(int timeout_ms) {
 MemswPlan plan_memsw(uint64_t cur_memory, uint64_t cur_memsw, std::optional<uint64_t> memory_max,
                      std::optional<uint64_t> swap_max) {
     uint64_t mem = memory_max.value_or(cur_memory);
-    uint64_t swap = swap_max                    ? *swap_max
-                    : cur_memsw == kUnlimited   ? kUnlimited
-                                                : cur_memsw - std::min(cur_memsw, cur_memory);
+    uint64_t swap = swap_max                  ? *swap_max
+                    : cur_memsw == kUnlimited ? kUnlimited
+                                              : cur_memsw - std::min(cur_memsw, cur_memory);
     uint64_t memsw = memsw_of(mem, swap);
     MemswPlan plan;
     plan.memory = memory_max;
@@ -333,7 +333,8 @@ Result<void> inherit_cpuset(const CgroupDir& parent, const CgroupDir& child) {
     return vps::ok();
 }
 
-std::unique_ptr<Group> make_group(std::string name, std::string label, std::vector<Member> members) {
+std::unique_ptr<Group> make_group(std::string name, std::string label,
+                                  std::vector<Member> members) {
     return std::make_unique<V1Group>(std::move(name), std::move(label), std::move(members));
 }
 

@@ -37,7 +37,7 @@ constexpr std::array<Field, 10> kUsageFields{{
 }};
 
 class V2Group final : public Group {
-public:
+  public:
     V2Group(std::string name, std::string label, CgroupDir dir)
         : name_(std::move(name)), label_(std::move(label)), dir_(std::move(dir)) {}
 
@@ -84,7 +84,7 @@ public:
         return r;
     }
 
-private:
+  private:
     Result<void> write_limits(const Limits& l) const;
     Result<void> write_swap(uint64_t swap_max) const;
     Result<Usage> read_usage() const;
@@ -153,7 +153,7 @@ Result<void> V2Group::kill() const {
 }
 
 class V2Backend final : public Backend {
-public:
+  public:
     V2Backend(std::string base, CgroupDir base_dir, std::vector<std::string> controllers)
         : base_(std::move(base)), dir_(std::move(base_dir)), controllers_(std::move(controllers)) {}
 
@@ -171,15 +171,16 @@ public:
         return valid_name(name, false) && dir_.has(name);
     }
 
-private:
+  private:
     Result<std::unique_ptr<Group>> make(std::string_view name, bool create) const {
         std::string label = base_ + "/" + std::string(name);
         if (!valid_name(name, false))
-            return Error::make(vps::Errc::bad_value, "invalid cgroup name '" + std::string(name) + "'");
+            return Error::make(vps::Errc::bad_value,
+                               "invalid cgroup name '" + std::string(name) + "'");
         auto dir = create ? CgroupDir::make_child(dir_, name) : CgroupDir::open_child(dir_, name);
         if (!dir)
-            return std::move(dir).error().with_context((create ? "create cgroup " : "open cgroup ") +
-                                                       label);
+            return std::move(dir).error().with_context(
+                (create ? "create cgroup " : "open cgroup ") + label);
         return std::unique_ptr<Group>(
             std::make_unique<V2Group>(std::string(name), std::move(label), std::move(dir).value()));
     }
@@ -210,7 +211,8 @@ Result<void> enable(const CgroupDir& dir, const std::vector<std::string>& ctrls)
     auto on = words(*text);
     std::string missing;
     for (const auto& c : ctrls)
-        if (std::find(on.begin(), on.end(), c) == on.end()) missing += (missing.empty() ? "+" : " +") + c;
+        if (std::find(on.begin(), on.end(), c) == on.end())
+            missing += (missing.empty() ? "+" : " +") + c;
     if (missing.empty()) return vps::ok();
     auto r = dir.write("cgroup.subtree_control", missing);
     if (!r && r.error().err() == EBUSY)

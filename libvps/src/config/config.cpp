@@ -97,6 +97,7 @@ Result<std::string> scalar(const Entry& e, std::string_view origin, bool allow_n
 Result<int> parse_int(const Entry& e, const std::string& text, std::string_view origin, int lo,
                       int hi) {
     std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+    // At most 9 digits, so std::stoi can neither throw nor overflow.
     bool digits = !text.empty() && text.size() <= 9 &&
                   text.find_first_not_of("0123456789") == std::string::npos;
     int v = digits ? std::stoi(text) : -1;
