@@ -36,7 +36,7 @@ Result<vps::proto::Json> result_of(const vps::proto::Frame& frame) {
 
 Result<vps::proto::Frame> Client::call_frame(const vps::proto::Request& req,
                                              const std::vector<int>& fds) {
-    if (auto r = vps::proto::send_frame(sock_.ref(), vps::proto::encode(req).dump(), fds); !r)
+    if (auto r = vps::proto::send_frame(sock_.ref(), vps::proto::to_text(vps::proto::encode(req)), fds); !r)
         return std::move(r).error();
     auto frame = vps::proto::recv_frame(sock_.ref());
     if (!frame) {

@@ -59,7 +59,7 @@ int cmd_status(const Options& o) {
     auto r = call(o, Request{Op::status, o.target, Json::object()});
     if (!r) return fail(r.error());
     if (o.json) {
-        std::cout << r->dump(2) << "\n";
+        std::cout << vps::proto::to_text(*r, 2) << "\n";
         return 0;
     }
     // OpenVZ's format, which scripts grep.

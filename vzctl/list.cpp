@@ -78,7 +78,7 @@ int cmd_list(const Options& o) {
     for (const auto& row : r->value("vpses", Json::array()))
         if (o.all || row.value("status", "") == "running") rows.push_back(row);
     if (o.json) {
-        std::cout << rows.dump(2) << "\n";
+        std::cout << vps::proto::to_text(rows, 2) << "\n";
         return 0;
     }
     if (!o.no_header) {

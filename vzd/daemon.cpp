@@ -188,7 +188,7 @@ bool in_group(const Peer& peer, gid_t gid) {
 }
 
 void reply(vps::FdRef conn, const proto::Response& resp, const std::vector<int>& fds = {}) {
-    (void)proto::send_frame(conn, proto::encode(resp).dump(), fds);
+    (void)proto::send_frame(conn, proto::to_text(proto::encode(resp)), fds);
 }
 
 proto::Response failure(Error e) {

@@ -111,7 +111,7 @@ Result<json> Daemon::op_enter(uint32_t ctid, const json& args, vps::FdRef conn) 
     if (!entered) return std::move(entered).error();
     vps::proto::Response resp;
     resp.result = json{{"ctid", ctid}};
-    if (auto r = vps::proto::send_frame(conn, vps::proto::encode(resp).dump(), {entered->master.get()}); !r)
+    if (auto r = vps::proto::send_frame(conn, vps::proto::to_text(vps::proto::encode(resp)), {entered->master.get()}); !r)
         return std::move(r).error();
     entered->master.reset();
     int status = wait_or_hangup(entered->helper, conn);

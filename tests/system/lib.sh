@@ -50,6 +50,7 @@ VZT_SOCK=
 VZT_CGBASE=
 VZT_VZD_PID=
 VZT_WATCHDOG=
+VZT_AT_EXIT=()
 VZT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vzt-tmp.XXXXXX")
 # Debian's python3 (json only); any python3 on PATH otherwise.
 if [ -x /usr/bin/python3 ]; then VZT_PY=/usr/bin/python3; else VZT_PY=python3; fi
@@ -92,6 +93,12 @@ skip() {
 need_guest() {
     [ "${VZ_GUEST:-0}" = 1 ] ||
         skip "$1: runs only inside the qemu guest (VZ_GUEST=1), it could hurt the build host"
+}
+
+# note_skip REASON: part of the test is not run here; the test can still
+# pass, and ./run prints the reason next to PASS.
+note_skip() {
+    vzt_reason "SKIP-PART: $*"
 }
 
 need_root() {
@@ -509,11 +516,17 @@ teardown() {
     VZT_ROOT=
 }
 
+# at_exit CMD...: run CMD when the test ends, after the teardown.
+at_exit() {
+    VZT_AT_EXIT+=("$(vzt_q "$@")")
+}
+
 vzt_exit() {
-    local rc=$?
+    local rc=$? c
     trap - EXIT INT TERM
     [ -n "$VZT_WATCHDOG" ] && kill "$VZT_WATCHDOG" 2>/dev/null
     teardown
+    for c in "${VZT_AT_EXIT[@]}"; do eval "$c"; done
     rm -rf "$VZT_TMP"
     if [ "$VZT_FAILS" -gt 0 ]; then
         exit 1

@@ -143,6 +143,26 @@ TEST_CASE("cgroups v2: the daemon moves into its leaf when its cgroup holds proc
     CHECK(t.get(std::string(kV2Own) + "/leaf/cgroup.procs") == std::to_string(::getpid()));
 }
 
+TEST_CASE("cgroups v2: \"/\" of a cgroup namespace is no root: the daemon moves too") {
+    FakeTree t;
+    lay_out_v2(t, "");
+    t.files("", {{"cgroup.procs", "1\n"}, {"cgroup.type", "domain\n"}});
+    t.files("leaf", {{"cgroup.procs", ""}});
+    t.files("vz", {{"cgroup.controllers", "memory pids\n"}, {"cgroup.subtree_control", ""}});
+    t.put("self_cgroup", "0::/\n");
+    auto o = v2_options(t);
+    o.daemon_leaf = "leaf";
+    auto b = open_backend(o);
+    REQUIRE_MESSAGE(b, why(b));
+    CHECK(t.get("leaf/cgroup.procs") == std::to_string(::getpid()));
+
+    // The true root (no cgroup.type) keeps its processes.
+    fs::remove(t.path("cgroup.type"));
+    t.put("leaf/cgroup.procs", "");
+    REQUIRE(open_backend(o));
+    CHECK(t.get("leaf/cgroup.procs") == "");
+}
+
 TEST_CASE("cgroups v2: no daemon_leaf move when our cgroup is empty") {
     FakeTree t;
     lay_out_v2(t, "");

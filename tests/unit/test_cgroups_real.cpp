@@ -103,6 +103,7 @@ void check_limits_read_back(Group& g, bool v1) {
     l.cpu_weight = 50;
     l.cpu_quota_us = 50000;
     l.cpuset_cpus = "0";
+    l.memory_high = 192 * MiB;
     auto r = g.apply(l);
     REQUIRE_MESSAGE(r, why(r));
     auto u = g.usage();
@@ -145,6 +146,15 @@ void check_limits_read_back(Group& g, bool v1) {
     CHECK(back->swap_max == kUnlimited);
     CHECK(back->pids_max == kUnlimited);
     CHECK(back->cpu_quota_us == kUnlimited);
+    // The kernel's refusal comes back naming the file and the group.
+    Limits bad;
+    bad.cpuset_cpus = "999";
+    r = g.apply(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().err() != 0);  // ERANGE: no such cpu
+    CHECK(r.error().path().find("cpuset.cpus") != std::string::npos);
+    MESSAGE("bad cpuset: " << r.error().message());
+
     r = g.apply(l);  // limited again for the child
     REQUIRE_MESSAGE(r, why(r));
 }

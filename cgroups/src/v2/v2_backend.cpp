@@ -236,7 +236,11 @@ Result<void> move_self_to_leaf(const CgroupDir& own, const std::string& leaf) {
 Result<CgroupDir> prepare_base(const Options& opts, const std::string& own_path) {
     auto own = CgroupDir::open(join_path(opts.root, own_path));
     if (!own) return std::move(own).error();
-    if (own_path != "/" && !opts.daemon_leaf.empty())
+    // Only the true root is exempt from the rule. Inside a cgroup namespace
+    // our cgroup reads as "/" too, but is not the root: the root alone has
+    // no cgroup.type.
+    bool is_root = own_path == "/" && !own->has("cgroup.type");
+    if (!is_root && !opts.daemon_leaf.empty())
         if (auto r = move_self_to_leaf(*own, opts.daemon_leaf); !r) return std::move(r).error();
     auto ctrls = available(*own);
     if (!ctrls) return std::move(ctrls).error();

@@ -48,6 +48,10 @@ Result<Response> decode_response(const Json& j);
 Json encode_error(const Error& e);
 Error decode_error(const Json& j);
 
+// Serialise for the wire or a terminal. Never throws: bytes that are not
+// UTF-8 (a file name in an error, say) are replaced, not fatal.
+std::string to_text(const Json& j, int indent = -1);
+
 // Framing over a stream socket, with optional fds.
 Result<void> send_frame(FdRef sock, std::string_view payload, const std::vector<int>& fds = {});
 struct Frame {

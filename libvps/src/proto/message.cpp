@@ -179,4 +179,8 @@ Result<Json> parse_json(std::string_view payload) {
     }
 }
 
+std::string to_text(const Json& j, int indent) {
+    return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
 }  // namespace vps::proto
