@@ -1,28 +1,20 @@
 #include "client.hpp"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <cstring>
+
+#include "vps/sys.hpp"
 
 namespace vzctl {
 
 Result<Client> Client::connect(const std::string& path) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path)
-        return Error::make(Errc::bad_argument, "socket path too long: " + path);
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return Error::sys("socket");
-    vps::Fd fd(s);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-        int e = errno;
-        return Error(Errc::no_daemon, {}, {}, e,
-                     "cannot connect to vzd at " + path + ": " + std::strerror(e) +
+    auto fd = vps::sys::unix_connect(path);
+    if (!fd) {
+        const Error& e = fd.error();
+        return Error(Errc::no_daemon, {}, {}, e.err(),
+                     "cannot connect to vzd at " + path + ": " + std::strerror(e.err()) +
                          " (is vzd running?)");
     }
-    return Client(std::move(fd));
+    return Client(std::move(*fd));
 }
 
 Result<vps::proto::Json> result_of(const vps::proto::Frame& frame) {

@@ -79,22 +79,26 @@ int main(int argc, char** argv) {
     exec->add_option("ctid", o.target, "CTID or name")->required();
     exec->prefix_command();
 
-    if (prog == "vzlist") {
-        // Installed as a link: `vzlist -a` is `vzctl list -a`.
-        std::vector<std::string> args{argv + 1, argv + argc};
-        args.insert(args.begin(), "list");
-        std::reverse(args.begin(), args.end());
-        try {
+    try {
+        if (prog == "vzlist") {
+            // Installed as a link: `vzlist -a` is `vzctl list -a`.
+            std::vector<std::string> args{argv + 1, argv + argc};
+            args.insert(args.begin(), "list");
+            std::reverse(args.begin(), args.end());  // CLI11 takes them last first
             app.parse(args);
-        } catch (const CLI::ParseError& e) {
-            return app.exit(e) == 0 ? 0 : 20;
-        }
-    } else {
-        try {
+        } else {
             app.parse(argc, argv);
-        } catch (const CLI::ParseError& e) {
-            return app.exit(e) == 0 ? 0 : 20;
         }
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);  // --version
+        // One line, as for every other error; exit code 20 as OpenVZ's
+        // "invalid command line parameter".
+        std::fprintf(stderr, "vzctl: %s (see vzctl --help)\n", e.what());
+        return 20;
     }
     CLI::App* cmd = app.get_subcommands().front();
     o.command = cmd->get_name();

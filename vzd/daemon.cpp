@@ -76,23 +76,14 @@ Result<vps::Fd> lock_root(const std::string& root) {
 }
 
 Result<vps::Fd> listen_on(const std::string& path) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path)
-        return Error::make(Errc::bad_value, "socket path too long: " + path);
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return Error::sys("socket");
-    vps::Fd fd(s);
     // The root lock proves no other vzd owns this storage root; a socket
     // file left behind by a killed vzd is stale.
     ::unlink(path.c_str());
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-        return Error::sys("bind", path);
+    auto fd = sys::unix_listen(path, 128);
+    if (!fd) return fd;
     // Everyone may connect so that a refused caller gets a clear answer;
     // the daemon decides by peer credentials.
-    ::chmod(path.c_str(), 0666);
-    if (::listen(fd.get(), 128) < 0) return Error::sys("listen", path);
+    if (::chmod(path.c_str(), 0666) < 0) return Error::sys("chmod", path);
     return fd;
 }
 

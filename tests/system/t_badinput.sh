@@ -134,8 +134,7 @@ no_cgroup 104
 cat >"$R/conf/104.yaml" <<'EOF2'
 ctid: 104
 ostemplate: busybox
-parameters:
-  numproc: lots
+numproc: lots
 EOF2
 run vzctl start 104
 assert_eq 21 "$RC" "start with 'numproc: lots' in conf/104.yaml"
@@ -229,4 +228,4 @@ assert_eq "CTID 102 exist mounted running" "$OUT" "102 after refused requests fr
 # vzd survived all of it.
 kill -0 "$VZT_VZD_PID" 2>/dev/null || fail "vzd died during the bad-input tests"
 assert_ok vzctl list -a -H -o ctid
-assert_eq "102 104 107" "$(sort -n <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')" "VPSes at the end (nothing half-created)"
+assert_eq "102 104 107" "$(awk '{ print $1 }' <<<"$OUT" | sort -n | tr '\n' ' ' | sed 's/ $//')" "VPSes at the end (nothing half-created)"

@@ -24,8 +24,8 @@ fi
 for host_proc in vzd process_api "$VZT_NAME" unshare kthreadd; do
     assert_not_contains "$ps_out" "$host_proc" "ps inside the VPS (host process '$host_proc' visible)"
 done
-assert_ok vzctl exec 101 cat /proc/1/cmdline
-assert_match "$(tr '\0' ' ' <<<"$OUT")" '(^|/)init( |$)' "/proc/1/cmdline inside the VPS"
+assert_ok vzctl exec 101 sh -c 'tr "\0" " " </proc/1/cmdline'
+assert_match "$OUT" '(^|/)init( |$)' "/proc/1/cmdline inside the VPS"
 # No host PID is reachable: our own vzd's pid is not a process in there
 # (pid namespaces number from 1, so compare the command, not the number).
 assert_ok vzctl exec 101 sh -c 'for p in /proc/[0-9]*; do cat $p/comm; done'
@@ -63,7 +63,8 @@ assert_exit 1 vzctl exec 101 test -e "$R/vz.yaml"
 # chroot escape with busybox alone: chroot into a subdirectory and climb.
 assert_ok vzctl exec 101 sh -c '
     mkdir -p /esc/bin && cp /bin/busybox /esc/bin/ && ln -sf busybox /esc/bin/sh &&
-    cd /esc && chroot /esc /bin/sh -c "cd ../../../..; ls -a; ls -a /proc/1/root/ 2>&1"'
+    cd /esc && chroot /esc /bin/sh -c "cd ../../../..; ls -a"'
+assert_eq $'.\n..\nbin' "$OUT" "busybox chroot escape attempt (must stay in /esc)"
 assert_not_contains "$OUT" "vzt-hostmark" "busybox chroot escape attempt"
 assert_not_contains "$OUT" "vz.yaml" "busybox chroot escape attempt"
 
@@ -128,12 +129,13 @@ while read -r fd target; do
     [[ $target =~ $ok_target ]] || fail "init's fd $fd points at '$target' (not a device, pipe or socket of the VPS)"
 done <<<"$OUT"
 
+# An exec'd process has the caller's stdio (vzctl passes its own fds 0-2,
+# which may well be host files) and nothing else.
 assert_ok vzctl exec 101 ls -l /proc/self/fd/
 while read -r fd target; do
     [ -n "$fd" ] || continue
     [[ $target =~ ^/proc/[0-9]+/fd$ ]] && continue  # ls reading the directory
     [[ $fd =~ ^[012]$ ]] || fail "exec'd process has fd $fd open (-> $target)"
-    [[ $target =~ $ok_target ]] || fail "exec'd process's fd $fd points at '$target'"
 done < <(sed -n 's/.* \([0-9][0-9]*\) -> \(.*\)$/\1 \2/p' <<<"$OUT")
 assert_ok vzctl exec 101 pwd
 assert_match "$OUT" '^/' "cwd of exec'd process"

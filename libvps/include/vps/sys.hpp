@@ -52,6 +52,10 @@ struct FdPair {
 Result<FdPair> pipe();
 Result<FdPair> socketpair(int type);
 
+// A stream socket connected to (or listening on) a Unix socket path.
+Result<Fd> unix_connect(const std::string& path);
+Result<Fd> unix_listen(const std::string& path, int backlog);
+
 // Process helpers.
 Result<Fd> pidfd_open(pid_t pid);
 int pidfd_send_signal(FdRef pidfd, int sig);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,6 +225,44 @@ Result<FdPair> socketpair(int type) {
     int fds[2];
     if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0) return Error::sys("socketpair");
     return FdPair{Fd(fds[0]), Fd(fds[1])};
+}
+
+namespace {
+Result<sockaddr_un> unix_address(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof addr.sun_path)
+        return Error::sys("socket", path, ENAMETOOLONG);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    return addr;
+}
+
+Result<Fd> stream_socket() {
+    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return Error::sys("socket");
+    return Fd(s);
+}
+}  // namespace
+
+Result<Fd> unix_connect(const std::string& path) {
+    auto addr = unix_address(path);
+    if (!addr) return std::move(addr).error();
+    auto fd = stream_socket();
+    if (!fd) return fd;
+    if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) < 0)
+        return Error::sys("connect", path);
+    return fd;
+}
+
+Result<Fd> unix_listen(const std::string& path, int backlog) {
+    auto addr = unix_address(path);
+    if (!addr) return std::move(addr).error();
+    auto fd = stream_socket();
+    if (!fd) return fd;
+    if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) < 0)
+        return Error::sys("bind", path);
+    if (::listen(fd->get(), backlog) < 0) return Error::sys("listen", path);
+    return fd;
 }
 
 Result<Fd> pidfd_open(pid_t pid) {
