@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     prog = prog.substr(prog.rfind('/') + 1);
     CLI::App app{"vzctl - create, run and manage VPSes through vzd", "vzctl"};
     app.require_subcommand(1);
+    app.fallthrough();  // --socket and -q also after the command, as vzctl allowed
     vzctl::Options o;
     o.socket = default_socket();
     app.add_option("--socket", o.socket, "vzd control socket (default $VZCTL_SOCKET or /run/vzd.sock)");
