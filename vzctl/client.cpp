@@ -10,6 +10,10 @@ Result<Client> Client::connect(const std::string& path) {
     auto fd = vps::sys::unix_connect(path);
     if (!fd) {
         const Error& e = fd.error();
+        if (e.err() == EACCES || e.err() == EPERM)
+            return Error(Errc::permission, {}, {}, e.err(),
+                         "permission denied: cannot reach vzd at " + path +
+                             " (VPSes are managed as root)");
         return Error(Errc::no_daemon, {}, {}, e.err(),
                      "cannot connect to vzd at " + path + ": " + std::strerror(e.err()) +
                          " (is vzd running?)");

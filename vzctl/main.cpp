@@ -27,6 +27,25 @@ void add_param_options(CLI::App* cmd, std::map<std::string, std::string>& params
     }
 }
 
+bool has_subcommand(CLI::App& app, const std::string& name) {
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        if (sub->check_name(name)) return true;
+    return false;
+}
+
+// The first argument that is neither an option nor an option's value.
+std::string first_word(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--socket") {
+            ++i;
+            continue;
+        }
+        if (!a.empty() && a[0] != '-') return a;
+    }
+    return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +98,7 @@ int main(int argc, char** argv) {
     auto* exec = app.add_subcommand("exec", "run a command inside a running VPS");
     exec->add_option("ctid", o.target, "CTID or name")->required();
     exec->prefix_command();
+    exec->fallthrough(false);  // everything after the CTID is the command
 
     try {
         if (prog == "vzlist") {
@@ -96,6 +116,12 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --version
+        if (app.get_subcommands().empty()) {
+            if (auto word = first_word(argc, argv); !word.empty() && !has_subcommand(app, word)) {
+                std::fprintf(stderr, "vzctl: unknown command '%s' (see vzctl --help)\n", word.c_str());
+                return 20;
+            }
+        }
         // One line, as for every other error; exit code 20 as OpenVZ's
         // "invalid command line parameter".
         std::fprintf(stderr, "vzctl: %s (see vzctl --help)\n", e.what());

@@ -327,7 +327,9 @@ Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid) const {
     if (cfg->ctid != ctid)
         return Error::make(Errc::bad_config, layout_.conf(ctid) + ": ctid " +
                                                  std::to_string(cfg->ctid) + " does not match the file name");
-    return vps::plan::build(*cfg, facts());
+    auto plan = vps::plan::build(*cfg, facts());
+    if (!plan) return std::move(plan).error().with_context(layout_.conf(ctid));
+    return plan;
 }
 
 }  // namespace vzd

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <thread>
 
+#include "console.hpp"
 #include "daemon.hpp"
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
@@ -63,12 +64,14 @@ Result<void> Daemon::start_locked(Vps& v) {
         discard_group(**group);
         return std::move(r).error().with_context("apply limits");
     }
-    auto console = sys::open(layout_.console_log(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    auto console = open_console();
     if (!console) {
         discard_group(**group);
-        return std::move(console).error();
+        return std::move(console).error().with_context("console");
     }
-    auto started = vps::runtime::start(*plan, **group, console->ref());
+    (void)sys::write_file_atomic(layout_.console_log(id), "", 0600);  // a fresh log per start
+    auto started = vps::runtime::start(*plan, **group, {console->slave.ref(), console->slave_path});
+    console->slave.reset();  // init holds the only slave: its exit ends the drain
     if (!started) {
         discard_group(**group);
         return std::move(started).error();
@@ -95,6 +98,7 @@ Result<void> Daemon::start_locked(Vps& v) {
         v.plan = std::move(*plan);
     }
     log("VPS " + std::to_string(id) + " started, init pid " + std::to_string(state.init_pid));
+    std::thread(drain_console, std::move(console->master), layout_.console_log(id), 1u << 20).detach();
     std::thread(&Daemon::watch, this, entry(id), std::move(*watch_fd)).detach();
     return vps::ok();
 }

@@ -107,14 +107,46 @@ Result<std::vector<pid_t>> CgroupDir::procs_tree() const {
     return pids;
 }
 
+namespace {
+
+Error bad_limit(std::string detail) { return Error::make(vps::Errc::bad_value, std::move(detail)); }
+
+// cpuset lists reach the kernel as written: digits, ',' and '-' only, so
+// no newline can smuggle in a second write.
+bool valid_cpuset_list(std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || c == ',' || c == '-'; });
+}
+
+Result<void> check_io(const Limits& l) {
+    if (l.io_weight && (*l.io_weight < 1 || *l.io_weight > 10000))
+        return bad_limit("io weight " + std::to_string(*l.io_weight) + " is outside 1..10000");
+    if (l.io_device && !valid_device(*l.io_device))
+        return bad_limit("io device '" + *l.io_device + "' is not MAJ:MIN");
+    const std::pair<const char*, const std::optional<uint64_t>*> throttles[] = {
+        {"io_rbps", &l.io_rbps},
+        {"io_wbps", &l.io_wbps},
+        {"io_riops", &l.io_riops},
+        {"io_wiops", &l.io_wiops}};
+    // v1 reads 0 as "no limit" and v2 refuses it: neither can stop I/O.
+    for (const auto& [name, value] : throttles)
+        if (*value && **value == 0)
+            return bad_limit(std::string(name) + " 0 is not a limit (kUnlimited means none)");
+    return vps::ok();
+}
+
+}  // namespace
+
 Result<void> check_limits(const Limits& limits) {
     if (limits.cpu_weight && (*limits.cpu_weight < 1 || *limits.cpu_weight > 10000))
-        return Error::make(
-            vps::Errc::bad_value,
-            "cpu weight " + std::to_string(*limits.cpu_weight) + " is outside 1..10000");
+        return bad_limit("cpu weight " + std::to_string(*limits.cpu_weight) +
+                         " is outside 1..10000");
     if (limits.cpu_quota_us && limits.cpu_period_us == 0)
-        return Error::make(vps::Errc::bad_value, "cpu period must not be 0");
-    return vps::ok();
+        return bad_limit("cpu period must not be 0");
+    for (const auto* list : {&limits.cpuset_cpus, &limits.cpuset_mems})
+        if (*list && !valid_cpuset_list(**list))
+            return bad_limit("cpuset list '" + **list + "' is not like 0-3,6");
+    return check_io(limits);
 }
 
 Error parse_error(const std::string& path, std::string_view text) {
@@ -133,6 +165,46 @@ Result<void> read_fields(const CgroupDir& dir, std::span<const Field> fields, Us
         out.*f.member = *v;
     }
     return vps::ok();
+}
+
+Result<void> read_keyed(const CgroupDir& dir, std::span<const KeyedField> fields, Usage& out) {
+    for (const auto& f : fields) {
+        auto text = dir.read_optional(f.file);
+        if (!text) return std::move(text).error();
+        if (!*text) continue;
+        auto raw = flat_keyed_text(**text, f.key);
+        if (!raw) continue;
+        auto v = parse_u64(*raw);
+        if (!v) return parse_error(dir.file(f.file), **text);
+        out.*f.member = *v;
+    }
+    return vps::ok();
+}
+
+Result<void> write_io_weight(const CgroupDir& dir, std::span<const WeightFile> files,
+                             uint32_t weight) {
+    for (const auto& f : files) {
+        if (!dir.has(f.file)) continue;
+        std::string value = std::to_string(f.to_file(weight));
+        return dir.write(f.file, f.default_prefix ? "default " + value : value);
+    }
+    if (weight == kDefaultIoWeight || files.empty()) return vps::ok();
+    return Error(vps::Errc::system, "write", dir.file(files.front().file), ENOENT,
+                 "file absent: no I/O scheduler with weights (such as bfq) serves this group, "
+                 "so only the default weight 100 is possible");
+}
+
+Result<std::optional<uint32_t>> read_io_weight(const CgroupDir& dir,
+                                               std::span<const WeightFile> files) {
+    for (const auto& f : files) {
+        auto text = dir.read_optional(f.file);
+        if (!text) return std::move(text).error();
+        if (!*text) continue;
+        auto v = parse_weight_file(**text);
+        if (!v) return parse_error(dir.file(f.file), **text);
+        return std::optional<uint32_t>(f.from_file(*v));
+    }
+    return std::optional<uint32_t>();
 }
 
 Result<void> kill_until_empty(const PidLister& list, const std::string& where) {

@@ -73,6 +73,35 @@ struct Field {
 // unparsable content is an error.
 vps::Result<void> read_fields(const CgroupDir& dir, std::span<const Field> fields, Usage& out);
 
+// One counter kept under a key of a flat-keyed file (memory.events
+// "oom_kill", memory.swap.events "max").
+struct KeyedField {
+    std::string_view file;
+    std::string_view key;
+    std::optional<uint64_t> Usage::*member;
+};
+// Like read_fields; an absent file or key (an older kernel) leaves the
+// member nullopt, a value that is not a number is an error.
+vps::Result<void> read_keyed(const CgroupDir& dir, std::span<const KeyedField> fields, Usage& out);
+
+// A file that takes a proportional I/O weight, and how its numbers relate
+// to Limits::io_weight. Each backend lists its candidates in order of
+// preference; the first one the group has is used.
+struct WeightFile {
+    std::string_view file;
+    uint64_t (*to_file)(uint32_t weight);
+    uint32_t (*from_file)(uint64_t value);
+    bool default_prefix;  // write "default N" rather than "N"
+};
+// Write weight to the first file present. With none present the default
+// weight (100) is what the group has anyway; any other weight fails with
+// ENOENT naming the first candidate.
+vps::Result<void> write_io_weight(const CgroupDir& dir, std::span<const WeightFile> files,
+                                  uint32_t weight);
+// The weight of the first file present; nullopt with none.
+vps::Result<std::optional<uint32_t>> read_io_weight(const CgroupDir& dir,
+                                                    std::span<const WeightFile> files);
+
 // SIGKILL every pid list() returns, again and again until it returns none
 // (a process may fork while we kill). Bounded: fails with EBUSY on where
 // when processes remain after about two seconds.

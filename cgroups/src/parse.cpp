@@ -84,13 +84,126 @@ std::optional<uint64_t> parse_v1_limit(std::string_view s) {
 
 std::string format_v1_limit(uint64_t v) { return v == kUnlimited ? "-1" : std::to_string(v); }
 
-std::optional<uint64_t> flat_keyed_value(std::string_view text, std::string_view key) {
+std::optional<std::string_view> flat_keyed_text(std::string_view text, std::string_view key) {
     for (auto line : lines_of(text)) {
         auto sp = line.find(' ');
         if (sp == std::string_view::npos || line.substr(0, sp) != key) continue;
-        return parse_u64(line.substr(sp + 1));
+        return line.substr(sp + 1);
     }
     return std::nullopt;
+}
+
+std::optional<uint64_t> flat_keyed_value(std::string_view text, std::string_view key) {
+    auto v = flat_keyed_text(text, key);
+    if (!v) return std::nullopt;
+    return parse_u64(*v);
+}
+
+std::optional<uint64_t> memory_stat_kernel(std::string_view text) {
+    if (flat_keyed_text(text, "kernel")) return flat_keyed_value(text, "kernel");
+    // "slab" is itself the sum of the two slab keys; count those only
+    // where it is missing.
+    std::vector<std::string_view> keys{"kernel_stack", "pagetables", "percpu"};
+    if (flat_keyed_text(text, "slab")) {
+        keys.emplace_back("slab");
+    } else {
+        keys.emplace_back("slab_reclaimable");
+        keys.emplace_back("slab_unreclaimable");
+    }
+    uint64_t sum = 0;
+    bool any = false;
+    for (auto key : keys) {
+        if (!flat_keyed_text(text, key)) continue;
+        auto v = flat_keyed_value(text, key);
+        if (!v) return std::nullopt;
+        sum += *v;
+        any = true;
+    }
+    if (!any) return std::nullopt;
+    return sum;
+}
+
+std::optional<IoTotals> parse_io_stat(std::string_view text) {
+    IoTotals t;
+    const std::pair<std::string_view, uint64_t IoTotals::*> keys[] = {{"rbytes", &IoTotals::rbytes},
+                                                                      {"wbytes", &IoTotals::wbytes},
+                                                                      {"rios", &IoTotals::rios},
+                                                                      {"wios", &IoTotals::wios}};
+    for (auto line : lines_of(text)) {
+        auto w = words(line);
+        // w[0] is the device; the rest are key=value (more keys, such as
+        // dbytes or cost.*, come and go with the kernel and are skipped).
+        for (size_t i = 1; i < w.size(); ++i) {
+            auto eq = w[i].find('=');
+            if (eq == std::string::npos) continue;
+            std::string_view key(w[i].data(), eq);
+            for (const auto& [name, member] : keys) {
+                if (key != name) continue;
+                auto v = parse_u64(std::string_view(w[i]).substr(eq + 1));
+                if (!v) return std::nullopt;
+                t.*member += *v;
+            }
+        }
+    }
+    return t;
+}
+
+std::optional<ReadWrite> parse_blkio_rw(std::string_view text) {
+    ReadWrite rw;
+    for (auto line : lines_of(text)) {
+        auto w = words(line);
+        if (w.size() != 3 || (w[1] != "Read" && w[1] != "Write")) continue;
+        auto v = parse_u64(w[2]);
+        if (!v) return std::nullopt;
+        (w[1] == "Read" ? rw.read : rw.write) += *v;
+    }
+    return rw;
+}
+
+bool valid_device(std::string_view dev) {
+    auto colon = dev.find(':');
+    if (colon == std::string_view::npos) return false;
+    auto digits = [](std::string_view s) {
+        return !s.empty() && s.size() <= 10 &&
+               std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    return digits(dev.substr(0, colon)) && digits(dev.substr(colon + 1));
+}
+
+std::string format_io_max(const Limits& limits) {
+    if (!limits.io_device) return {};
+    const std::pair<std::string_view, const std::optional<uint64_t>*> keys[] = {
+        {"rbps", &limits.io_rbps},
+        {"wbps", &limits.io_wbps},
+        {"riops", &limits.io_riops},
+        {"wiops", &limits.io_wiops}};
+    std::string out;
+    for (const auto& [key, value] : keys)
+        if (*value) out += " " + std::string(key) + "=" + format_max(**value);
+    if (out.empty()) return {};
+    return *limits.io_device + out;
+}
+
+uint64_t io_weight_to_blkio(uint32_t weight) {
+    return std::clamp<uint64_t>(uint64_t{weight} * 5, 10, 1000);
+}
+
+uint32_t blkio_to_io_weight(uint64_t blkio_weight) {
+    uint64_t w = (std::min<uint64_t>(blkio_weight, 50000) + 2) / 5;
+    return static_cast<uint32_t>(std::clamp<uint64_t>(w, 1, 10000));
+}
+
+uint64_t io_weight_to_bfq(uint32_t weight) { return std::clamp<uint64_t>(weight, 1, 1000); }
+
+uint32_t bfq_to_io_weight(uint64_t bfq_weight) {
+    return static_cast<uint32_t>(std::clamp<uint64_t>(bfq_weight, 1, 1000));
+}
+
+std::optional<uint64_t> parse_weight_file(std::string_view text) {
+    if (auto v = flat_keyed_text(text, "default")) return parse_u64(*v);
+    auto w = words(text);
+    if (w.empty()) return std::nullopt;
+    return parse_u64(w[0]);
 }
 
 std::optional<CpuMax> parse_cpu_max(std::string_view s) {

@@ -35,6 +35,58 @@ std::string format_v1_limit(uint64_t v);
 // pids.events, cpu.stat. nullopt if the key is absent or not a number.
 std::optional<uint64_t> flat_keyed_value(std::string_view text, std::string_view key);
 
+// The raw value of one key of a flat-keyed file, so that a caller can tell
+// an absent key (older kernel: leave the counter unknown) from a bad value.
+std::optional<std::string_view> flat_keyed_text(std::string_view text, std::string_view key);
+
+// memory.stat: kernel memory in bytes. Its "kernel" key where the kernel has
+// one; kernels without it (Debian 12's 6.1) get the sum of kernel_stack,
+// slab (or slab_reclaimable + slab_unreclaimable), pagetables and percpu.
+// That fallback can go once every supported kernel prints "kernel".
+// nullopt if none of these keys is present or one is not a number.
+std::optional<uint64_t> memory_stat_kernel(std::string_view text);
+
+// v2 io.stat ("8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0" per
+// device), summed over devices. An empty file (no I/O yet) is all zeros;
+// nullopt if a value is not a number.
+struct IoTotals {
+    uint64_t rbytes = 0;
+    uint64_t wbytes = 0;
+    uint64_t rios = 0;
+    uint64_t wios = 0;
+};
+std::optional<IoTotals> parse_io_stat(std::string_view text);
+
+// v1 blkio.throttle.io_service_bytes / io_serviced: the "MAJ:MIN Read N"
+// and "MAJ:MIN Write N" lines summed over devices (the per-device and final
+// "Total" lines count both directions together and are skipped).
+struct ReadWrite {
+    uint64_t read = 0;
+    uint64_t write = 0;
+};
+std::optional<ReadWrite> parse_blkio_rw(std::string_view text);
+
+// "MAJ:MIN", both decimal: what io.max and blkio.throttle.* take.
+bool valid_device(std::string_view dev);
+
+// v2 io.max: "MAJ:MIN rbps=N wbps=max riops=N wiops=N" with only the keys
+// set in limits; "" when limits has no device or no throttle set.
+std::string format_io_max(const Limits& limits);
+
+// v2 io.weight (1..10000, default 100) <-> v1 blkio.weight (10..1000,
+// default 500): blkio = weight * 5, clamped, the mapping systemd uses for
+// IOWeight and BlockIOWeight. The reverse divides with rounding.
+inline constexpr uint32_t kDefaultIoWeight = 100;
+uint64_t io_weight_to_blkio(uint32_t weight);
+uint32_t blkio_to_io_weight(uint64_t blkio_weight);
+// BFQ's own files (io.bfq.weight, blkio.bfq.weight) take 1..1000, default
+// 100: the v2 weight, clamped.
+uint64_t io_weight_to_bfq(uint32_t weight);
+uint32_t bfq_to_io_weight(uint64_t bfq_weight);
+// A weight file's content: "default 100" (plus per-device lines) or a bare
+// "500".
+std::optional<uint64_t> parse_weight_file(std::string_view text);
+
 // cpu.max: "max 100000" or "50000 100000" -> {quota (kUnlimited for max), period}.
 struct CpuMax {
     uint64_t quota_us;

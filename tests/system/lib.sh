@@ -60,6 +60,9 @@ export VZT_PY
 # Reasons go to stderr (the test's log) and, under ./run, to a file the
 # runner prints the first line of.
 vzt_reason() {
+    local msg=$*
+    msg=${msg//$'\n'/\\n}
+    set -- "$msg"
     echo "$*" >&2
     if [ -n "${VZT_RUN_DIR:-}" ]; then
         echo "$*" >>"$VZT_RUN_DIR/$VZT_NAME.reasons"
@@ -296,7 +299,7 @@ cg_controller_dir() {
             echo "v1 $dir"
             return 0
         fi
-    done < <(cg_own_dirs)
+    done <<<"$(cg_own_dirs)"
     if [ -n "$v2dir" ]; then
         local top=$v2dir
         # cgroup.controllers of our own cgroup lists what can be enabled below.
@@ -311,8 +314,9 @@ cg_controller_dir() {
 # vps_cgroup CONTROLLER CTID: the VPS's cgroup directory in the hierarchy of
 # CONTROLLER, beneath our cgroup_base. Prints "v1 DIR" or "v2 DIR".
 vps_cgroup() {
-    local c=$1 ctid=$2 ver dir found
-    read -r ver dir < <(cg_controller_dir "$c") || return 1
+    local c=$1 ctid=$2 ver dir found line
+    line=$(cg_controller_dir "$c") || return 1
+    read -r ver dir <<<"$line"
     [ -n "${dir:-}" ] || return 1
     dir=$dir/$VZT_CGBASE
     if [ -d "$dir/$ctid" ]; then
@@ -322,6 +326,17 @@ vps_cgroup() {
     found=$(find "$dir" -mindepth 1 -type d -name "$ctid" 2>/dev/null | head -1)
     [ -n "$found" ] || return 1
     echo "$ver $found"
+}
+
+# find_cgroup CONTROLLER CTID: like vps_cgroup, but sets CG_VER and CG_DIR
+# (no process substitution: the guest's /dev may lack /dev/fd).
+find_cgroup() {
+    local line
+    CG_VER=
+    CG_DIR=
+    line=$(vps_cgroup "$1" "$2") || return 1
+    # shellcheck disable=SC2034 # for the caller
+    read -r CG_VER CG_DIR <<<"$line"
 }
 
 # cg_procs DIR: every pid in the cgroup DIR and its descendants.
@@ -379,6 +394,7 @@ EOF
 launch_vzd() {
     "$VZD_BIN" --root "$VZT_ROOT" </dev/null >>"$VZT_ROOT/vzd.log" 2>&1 &
     VZT_VZD_PID=$!
+    echo "$VZT_VZD_PID" >"$VZT_TMP/vzd.pid"
     local deadline=$((SECONDS + 60))
     while :; do
         if ! kill -0 "$VZT_VZD_PID" 2>/dev/null; then
@@ -440,7 +456,7 @@ teardown() {
     [ -n "$VZT_ROOT" ] || return 0
     local ctid
     if [ -n "$VZT_VZD_PID" ] && kill -0 "$VZT_VZD_PID" 2>/dev/null; then
-        for ctid in $(vzctl list -a -H -o ctid 2>/dev/null); do
+        for ctid in $(vzctl list -H -o ctid 2>/dev/null); do
             vzctl stop "$ctid" --fast >/dev/null 2>&1 ||
                 vzctl stop "$ctid" >/dev/null 2>&1 ||
                 log "teardown: cannot stop VPS $ctid"
@@ -453,10 +469,11 @@ teardown() {
     while read -r key dir; do
         [ -d "$dir" ] || continue
         while IFS= read -r d; do
+            [ -n "$d" ] || continue
             leaks+=("$d")
             while read -r p; do pids+=("$p"); done <"$d/cgroup.procs" 2>/dev/null
-        done < <(find "$dir" -mindepth 1 -type d 2>/dev/null | sort -r)
-    done < <(cg_base_dirs)
+        done <<<"$(find "$dir" -mindepth 1 -type d 2>/dev/null | sort -r)"
+    done <<<"$(cg_base_dirs)"
     local roots=()
     local d
     for d in "$VZT_ROOT"/root/* "$VZT_ROOT"/private/*; do
@@ -491,7 +508,7 @@ teardown() {
         [ -d "$dir" ] || continue
         find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null
         [ -d "$dir" ] && log "teardown: cannot remove cgroup $dir"
-    done < <(cg_base_dirs)
+    done <<<"$(cg_base_dirs)"
 
     # Mounts beneath the storage root (in our own mount namespace).
     local mnts
@@ -548,11 +565,20 @@ trap vzt_exit EXIT
 trap 'fail "interrupted"; exit 1' INT
 trap vzt_timeout TERM
 # Watchdog: after VZT_TIMEOUT seconds send ourselves SIGTERM, so a hang
-# still ends in a teardown.
+# still ends in a teardown. bash runs the trap only once the foreground
+# command returns, so that command (a child of ours other than vzd) is
+# sent SIGTERM too.
 (
     trap 'kill "$sp" 2>/dev/null; exit 0' TERM
     sleep "${VZT_TIMEOUT:-600}" &
     sp=$!
-    wait "$sp" && kill -TERM $$ 2>/dev/null
+    wait "$sp" || exit 0
+    kill -TERM $$ 2>/dev/null
+    vzd_pid=$(cat "$VZT_TMP/vzd.pid" 2>/dev/null)
+    for st in /proc/[0-9]*/stat; do
+        read -r pid _ _ ppid _ <"$st" 2>/dev/null || continue
+        [ "$ppid" = $$ ] && [ "$pid" != "$BASHPID" ] && [ "$pid" != "${vzd_pid:-}" ] &&
+            kill -TERM "$pid" 2>/dev/null
+    done
 ) </dev/null >/dev/null 2>&1 &
 VZT_WATCHDOG=$!

@@ -38,12 +38,12 @@ no_trace() {
 
 # no_cgroup CTID: no cgroup for CTID beneath our cgroup_base.
 no_cgroup() {
-    local id=$1 key dir found
-    while read -r key dir; do
+    local id=$1 dir found
+    while read -r _ dir; do
         [ -d "$dir" ] || continue
         found=$(find "$dir" -mindepth 1 -type d -name "$id" 2>/dev/null)
         [ -z "$found" ] || fail "cgroup of $id exists after a failed operation: $found"
-    done < <(cg_base_dirs)
+    done <<<"$(cg_base_dirs)"
 }
 
 # is_down CTID: status says down and the VPS is not in the running list.
@@ -55,9 +55,11 @@ is_down() {
 not_exist_re='999.*(not exist|does not exist|no such|not found|unknown)|(not exist|no such|not found|unknown).*999'
 
 # --- unknown VPS: 43 -------------------------------------------------------------------
+# status answers for any CTID, as OpenVZ's did: a VPS that does not exist
+# is "deleted" and the exit status is 0, so scripts can grep the line.
 run vzctl status 999
-assert_eq 43 "$RC" "exit status of 'status 999'"
-[[ $OUT == "CTID 999 deleted unmounted down" ]] || assert_error "$not_exist_re"
+assert_eq 0 "$RC" "exit status of 'status 999'"
+assert_eq "CTID 999 deleted unmounted down" "$OUT" "status of an unknown CTID"
 expect 43 "$not_exist_re" vzctl start 999
 expect 43 "$not_exist_re" vzctl stop 999
 expect 43 "$not_exist_re" vzctl exec 999 true
@@ -79,7 +81,7 @@ cmp -s "$VZT_TMP/102.yaml" "$R/conf/102.yaml" || fail "a refused duplicate creat
 expect 91 'nosuch.*template|template.*nosuch' vzctl create 103 --ostemplate nosuch
 no_trace 103
 run vzctl status 103
-assert_eq 43 "$RC" "status of 103 after a create with an unknown template"
+assert_eq "CTID 103 deleted unmounted down" "$OUT" "status of 103 after a create with an unknown template"
 
 # --- unknown parameter or command: 20 ---------------------------------------------------------
 expect 20 'nosuchparam' vzctl set 102 --nosuchparam 5
@@ -111,7 +113,8 @@ no_trace 106
 
 # On a running VPS a refused set changes nothing, not even its valid part.
 start_vps 102
-read -r _ pids_dir < <(vps_cgroup pids 102)
+find_cgroup pids 102
+pids_dir=$CG_DIR
 pids_before=$(cat "${pids_dir:-/nonexistent}/pids.max" 2>/dev/null)
 expect 21 'cpuunits' vzctl set 102 --numproc 50 --cpuunits 1
 assert_eq "$pids_before" "$(cat "${pids_dir:-/nonexistent}/pids.max" 2>/dev/null)" \
@@ -119,6 +122,12 @@ assert_eq "$pids_before" "$(cat "${pids_dir:-/nonexistent}/pids.max" 2>/dev/null
 
 # --- state conflicts: 32, 31 -------------------------------------------------------------------
 expect 32 'running' vzctl start 102
+# Destroying a running VPS is refused and leaves it whole and running.
+expect 32 'running|stop' vzctl destroy 102
+assert_exists "$R/conf/102.yaml" "config of 102 after a refused destroy"
+[ -n "$(find "$R/private/102" -path '*/sbin/init' 2>/dev/null | head -1)" ] ||
+    fail "a refused destroy damaged private/102"
+assert_ok vzctl exec 102 true
 create_vps 104
 expect 31 'not running|stopped|down' vzctl stop 104
 expect 31 'not running|stopped|down' vzctl exec 104 true

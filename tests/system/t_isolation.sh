@@ -136,7 +136,7 @@ while read -r fd target; do
     [ -n "$fd" ] || continue
     [[ $target =~ ^/proc/[0-9]+/fd$ ]] && continue  # ls reading the directory
     [[ $fd =~ ^[012]$ ]] || fail "exec'd process has fd $fd open (-> $target)"
-done < <(sed -n 's/.* \([0-9][0-9]*\) -> \(.*\)$/\1 \2/p' <<<"$OUT")
+done <<<"$(sed -n 's/.* \([0-9][0-9]*\) -> \(.*\)$/\1 \2/p' <<<"$OUT")"
 assert_ok vzctl exec 101 pwd
 assert_match "$OUT" '^/' "cwd of exec'd process"
 # The cwd is reachable by its path inside the VPS (not a host directory).

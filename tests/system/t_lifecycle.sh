@@ -113,8 +113,8 @@ assert_ok vzctl status 101
 assert_eq "CTID 101 exist unmounted down" "$OUT" "status after stop"
 assert_ok vzctl list -H
 assert_not_contains "$OUT" "101" "list (running only) after stop"
-if read -r _ cg < <(vps_cgroup pids 101); then
-    assert_eq "" "$(cg_procs "$cg")" "processes in the cgroup of 101 after stop"
+if find_cgroup pids 101; then
+    assert_eq "" "$(cg_procs "$CG_DIR")" "processes in the cgroup of 101 after stop"
 fi
 
 # Start again after a stop, then restart.

@@ -15,18 +15,22 @@ create_vps 101 --physpages 0:64M --numproc 64
 start_vps 101
 
 # The hierarchy (v1 or v2) each controller lives in for this VPS.
-read -r MEMVER _ < <(vps_cgroup memory 101)
-read -r CPUVER _ < <(vps_cgroup cpu 101)
+find_cgroup memory 101
+MEMVER=$CG_VER
+find_cgroup cpu 101
+CPUVER=$CG_VER
 log "cgroup versions: memory ${MEMVER:-none}, cpu ${CPUVER:-none}"
 
 # cgfile CONTROLLER V1-FILE V2-FILE: path of the VPS's cgroup file for a
 # controller, in whichever hierarchy vzd used.
 cgfile() {
     local ver dir
-    if ! read -r ver dir < <(vps_cgroup "$1" 101); then
+    if ! find_cgroup "$1" 101; then
         fail "no cgroup of VPS 101 for controller $1 beneath $VZT_CGBASE ($(cg_base_dirs | tr '\n' ' '))"
         return 1
     fi
+    ver=$CG_VER
+    dir=$CG_DIR
     if [ "$ver" = v1 ]; then echo "$dir/$2"; else echo "$dir/$3"; fi
 }
 
@@ -40,7 +44,8 @@ cgread() {
 # --- the VPS's processes are in its cgroups -----------------------------------------
 own_pidns=$(readlink /proc/self/ns/pid)
 for c in memory pids; do
-    if read -r _ dir < <(vps_cgroup "$c" 101); then
+    if find_cgroup "$c" 101; then
+        dir=$CG_DIR
         procs=$(cg_procs "$dir")
         assert_ne "" "$procs" "processes in the $c cgroup of running VPS 101 ($dir)"
         for p in $procs; do
@@ -55,7 +60,8 @@ done
 # A process started with exec counts against the VPS's limits too.
 vzctl exec 101 sleep 300 >/dev/null 2>&1 &
 execpid=$!
-if read -r _ dir < <(vps_cgroup pids 101); then
+if find_cgroup pids 101; then
+    dir=$CG_DIR
     wait_for 20 sh -c "for p in \$(find '$dir' -name cgroup.procs -exec cat {} +); do
         [ \"\$(cat /proc/\$p/comm 2>/dev/null)\" = sleep ] && exit 0; done; exit 1" ||
         fail "a process started by 'vzctl exec 101 sleep 300' is not in the pids cgroup of 101"

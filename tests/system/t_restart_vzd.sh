@@ -47,7 +47,8 @@ assert_eq state-kept "$OUT" "state in the VPS's /run after vzd restart"
 
 # Live changes still reach the adopted VPS's cgroup.
 assert_ok vzctl set 101 --numproc 77
-if read -r _ dir < <(vps_cgroup pids 101); then
+if find_cgroup pids 101; then
+    dir=$CG_DIR
     assert_eq 77 "$(cat "$dir/pids.max")" "pids.max of the adopted VPS after set --numproc 77"
 else
     fail "no pids cgroup for 101 beneath $VZT_CGBASE after vzd restart"
@@ -61,7 +62,8 @@ assert_eq two "$OUT" "exec in 102 started by the new vzd"
 assert_ok vzctl stop 101
 assert_ok vzctl status 101
 assert_eq "CTID 101 exist unmounted down" "$OUT" "status of 101 after stop by the new vzd"
-if read -r _ dir < <(vps_cgroup pids 101); then
+if find_cgroup pids 101; then
+    dir=$CG_DIR
     assert_eq "" "$(cg_procs "$dir")" "processes left in the cgroup of 101 after stop"
 fi
 assert_ok vzctl stop 102

@@ -244,3 +244,96 @@ TEST_CASE("cgroups: v1 memsw write order") {
         CHECK_FALSE(p.memory_first);
     }
 }
+
+TEST_CASE("cgroups: memory.stat kernel memory, with and without the \"kernel\" key") {
+    // A 6.8 kernel prints "kernel" itself.
+    constexpr std::string_view with_kernel =
+        "anon 1000\nfile 2000\nkernel 3145728\nkernel_stack 16384\npagetables 8192\n"
+        "sec_pagetables 0\npercpu 480\nsock 12288\nslab 100000\n";
+    CHECK(memory_stat_kernel(with_kernel) == 3145728u);
+    CHECK(flat_keyed_value(with_kernel, "sock") == 12288u);
+    // Debian 12's 6.1 does not: the parts are summed.
+    constexpr std::string_view debian_61 =
+        "anon 1000\nfile 2000\nkernel_stack 16384\npagetables 8192\npercpu 480\nsock 12288\n"
+        "shmem 0\nslab_reclaimable 60000\nslab_unreclaimable 40000\nslab 100000\n";
+    CHECK(memory_stat_kernel(debian_61) == 16384u + 8192u + 480u + 100000u);
+    // Without "slab", its two halves.
+    CHECK(memory_stat_kernel("kernel_stack 10\nslab_reclaimable 5\nslab_unreclaimable 7\n") == 22u);
+    CHECK_FALSE(memory_stat_kernel("anon 1\nfile 2\n"));
+    CHECK_FALSE(memory_stat_kernel("kernel lots\n"));
+    CHECK_FALSE(memory_stat_kernel("kernel_stack x\nslab 5\n"));
+}
+
+TEST_CASE("cgroups: flat_keyed_text tells an absent key from a bad value") {
+    CHECK(flat_keyed_text("low 0\nmax 7\noom_kill 2\n", "oom_kill") == "2");
+    CHECK_FALSE(flat_keyed_text("low 0\nmax 7\n", "oom_kill"));
+    CHECK(flat_keyed_text("max x\n", "max") == "x");
+    CHECK_FALSE(flat_keyed_value("max x\n", "max"));
+}
+
+TEST_CASE("cgroups: io.stat sums over devices") {
+    auto t = parse_io_stat(
+        "8:0 rbytes=90112 wbytes=4096 rios=5 wios=1 dbytes=0 dios=0\n"
+        "253:1 rbytes=1000 wbytes=2000 rios=3 wios=4 dbytes=0 dios=0 cost.vrate=100.00\n");
+    REQUIRE(t);
+    CHECK(t->rbytes == 91112u);
+    CHECK(t->wbytes == 6096u);
+    CHECK(t->rios == 8u);
+    CHECK(t->wios == 5u);
+    auto empty = parse_io_stat("");
+    REQUIRE(empty);  // no I/O yet
+    CHECK(empty->rbytes == 0u);
+    CHECK_FALSE(parse_io_stat("8:0 rbytes=lots wbytes=0\n"));
+}
+
+TEST_CASE("cgroups: v1 blkio read/write lines sum over devices, Total skipped") {
+    auto rw = parse_blkio_rw(
+        "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 12288\n8:0 Async 0\n8:0 Discard 0\n"
+        "8:0 Total 12288\n8:16 Read 100\n8:16 Write 0\n8:16 Total 100\nTotal 12388\n");
+    REQUIRE(rw);
+    CHECK(rw->read == 4196u);
+    CHECK(rw->write == 8192u);
+    auto idle = parse_blkio_rw("Total 0\n");  // the hybrid host's root, verbatim
+    REQUIRE(idle);
+    CHECK(idle->read == 0u);
+    CHECK_FALSE(parse_blkio_rw("8:0 Read x\n"));
+}
+
+TEST_CASE("cgroups: io.max lines and device names") {
+    CHECK(valid_device("8:0"));
+    CHECK(valid_device("253:16"));
+    for (const char* bad : {"", "8", "8:", ":0", "sda", "8:0 ", "8:0\n8:1", "-1:0", "8:0:1"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(valid_device(bad));
+    }
+    Limits l;
+    l.io_rbps = 1048576;
+    CHECK(format_io_max(l) == "");  // no device: nothing to write
+    l.io_device = "8:0";
+    CHECK(format_io_max(l) == "8:0 rbps=1048576");
+    l.io_wbps = kUnlimited;
+    l.io_riops = 100;
+    l.io_wiops = 200;
+    CHECK(format_io_max(l) == "8:0 rbps=1048576 wbps=max riops=100 wiops=200");
+    Limits none;
+    none.io_device = "8:0";
+    CHECK(format_io_max(none) == "");
+}
+
+TEST_CASE("cgroups: I/O weight scales") {
+    // v2 100 (default) is v1 500 (default); the ends clamp to 10..1000.
+    CHECK(io_weight_to_blkio(100) == 500u);
+    CHECK(io_weight_to_blkio(1) == 10u);
+    CHECK(io_weight_to_blkio(10000) == 1000u);
+    CHECK(blkio_to_io_weight(500) == 100u);
+    CHECK(blkio_to_io_weight(10) == 2u);
+    for (uint32_t w = 2; w <= 200; ++w) CHECK(blkio_to_io_weight(io_weight_to_blkio(w)) == w);
+    CHECK(io_weight_to_bfq(100) == 100u);
+    CHECK(io_weight_to_bfq(10000) == 1000u);
+    CHECK(bfq_to_io_weight(0) == 1u);
+    CHECK(parse_weight_file("default 100\n") == 100u);
+    CHECK(parse_weight_file("default 250\n8:0 300\n") == 250u);
+    CHECK(parse_weight_file("500\n") == 500u);
+    CHECK_FALSE(parse_weight_file(""));
+    CHECK_FALSE(parse_weight_file("default x\n"));
+}

@@ -188,7 +188,7 @@ TEST_CASE("global config: bad values name the key and line") {
     CHECK(msg("cgroup_base: ../escape\n").find("without '..'") != std::string::npos);
     CHECK(msg("a: 1\nsockett: /x\n").find("vz.yaml: line 1: unknown key 'a'") == 0);
     CHECK(
-        msg("defaults:\n  kmemsize: 1\n").find("line 2: defaults: unknown parameter 'kmemsize'") !=
+        msg("defaults:\n  kmemsizes: 1\n").find("line 2: defaults: unknown parameter 'kmemsizes'") !=
         std::string::npos);
     CHECK(msg("defaults: [1]\n").find("defaults must be a mapping") != std::string::npos);
 }

@@ -92,11 +92,12 @@ TEST_CASE("apply_param names the parameter in its error and leaves the set untou
           "physpages: '12Q' is not a number of pages or bytes (use 65536, 256M, 1G or unlimited)");
     CHECK(res.physpages == BarrierLimit{0, 65536});
 
-    auto unknown = apply_param(res, "kmemsize", "100", 2);
+    auto unknown = apply_param(res, "kmemsizes", "100", 2);
     REQUIRE_FALSE(unknown);
     CHECK(unknown.error().code() == Errc::bad_argument);
-    CHECK(unknown.error().detail().find("unknown parameter 'kmemsize'") != std::string::npos);
+    CHECK(unknown.error().detail().find("unknown parameter 'kmemsizes'") != std::string::npos);
     CHECK(unknown.error().detail().find("physpages") != std::string::npos);
+    CHECK(unknown.error().detail().find("numfile") != std::string::npos);
 }
 
 TEST_CASE("cpuunits range 8..500000") {
@@ -222,7 +223,7 @@ TEST_CASE("known parameters and formatting") {
          {"physpages", "swappages", "numproc", "cpuunits", "cpulimit", "cpus", "ram", "swap"})
         CHECK(is_known(name));
     CHECK_FALSE(is_known("hostname"));
-    CHECK(known_params().size() == 8);
+    CHECK(known_params().size() == 36);
     for (const auto& p : known_params()) CHECK_FALSE(p.help.empty());
     CHECK(format_value(kUnlimited) == "unlimited");
     CHECK(format_value(65536) == "65536");

@@ -159,8 +159,101 @@ TEST_CASE("build collects every bad key into one error") {
 
 TEST_CASE("build refuses a parameter it does not know") {
     auto cfg = sample();
-    cfg.params["kmemsize"] = "100";
+    cfg.params["kmemsizes"] = "100";
     auto p = build(cfg, host());
     REQUIRE_FALSE(p);
-    CHECK(p.error().detail().find("unknown parameter 'kmemsize'") != std::string::npos);
+    CHECK(p.error().detail().find("unknown parameter 'kmemsizes'") != std::string::npos);
+}
+
+TEST_CASE("build: numfile becomes the init's RLIMIT_NOFILE, unlimited is fs.nr_open") {
+    auto cfg = sample();
+    auto none = build(cfg, host());
+    REQUIRE(none);
+    CHECK_FALSE(none->rlimit_nofile);  // inherit vzd's
+
+    cfg.params["numfile"] = "1024:4096";
+    auto p = build(cfg, host());
+    REQUIRE(p);
+    CHECK(p->rlimit_nofile == Rlimit{1024, 4096});
+
+    cfg.params["numfile"] = "unlimited";
+    auto facts = host();
+    facts.nr_open = 524288;
+    p = build(cfg, facts);
+    REQUIRE(p);
+    CHECK(p->rlimit_nofile == Rlimit{524288, 524288});
+
+    cfg.params["numfile"] = "600000";
+    auto over = build(cfg, facts);
+    REQUIRE_FALSE(over);
+    CHECK(over.error().detail().find("numfile: '600000' is out of range (use 0..524288") !=
+          std::string::npos);
+}
+
+TEST_CASE("build: disk quota in quotactl terms, 0 meaning no limit") {
+    auto cfg = sample();
+    auto none = build(cfg, host());
+    REQUIRE(none);
+    CHECK_FALSE(none->disk_quota);
+
+    cfg.params["diskspace"] = "10G:11G";
+    auto p = build(cfg, host());
+    REQUIRE(p);
+    REQUIRE(p->disk_quota);
+    CHECK(p->disk_quota->blocks == params::BarrierLimit{10485760, 11534336});
+    CHECK_FALSE(p->disk_quota->inodes);
+
+    cfg.params["diskinodes"] = "unlimited";
+    cfg.params["diskspace"] = "0:unlimited";
+    p = build(cfg, host());
+    REQUIRE(p);
+    CHECK(p->disk_quota->blocks == params::BarrierLimit{0, 0});
+    CHECK(p->disk_quota->inodes == params::BarrierLimit{0, 0});
+    // The quota is not a cgroup limit.
+    CHECK(p->resources.diskspace == params::BarrierLimit{0, params::kUnlimited});
+}
+
+TEST_CASE("build: IPC sysctls and warnings for the user") {
+    auto cfg = sample();
+    cfg.params["numshm"] = "128";
+    cfg.params["numsem"] = "256";
+    cfg.params["numtcpsock"] = "1000";
+    cfg.params["kmemsize"] = "unlimited";
+    auto p = build(cfg, host());
+    REQUIRE(p);
+    using Pairs = std::vector<std::pair<std::string, std::string>>;
+    CHECK(p->ipc_sysctls == Pairs{{"kernel/shmmni", "128"}, {"kernel/sem", "256 256 500 256"}});
+    REQUIRE(p->warnings.size() == 2);
+    CHECK(p->warnings[0].rfind("kmemsize: accepted but not enforced on a stock kernel", 0) == 0);
+    CHECK(p->warnings[1] ==
+          "numtcpsock: accepted but not enforced on a stock kernel (no cgroup limit exists); "
+          "kept in the config");
+    CHECK(p->resources.unenforced.size() == 2);
+
+    auto quiet = build(sample(), host());
+    REQUIRE(quiet);
+    CHECK(quiet->warnings.empty());
+    CHECK(quiet->ipc_sysctls.empty());
+}
+
+TEST_CASE("build: cpumask and nodemask are checked against the host's facts") {
+    auto cfg = sample();
+    cfg.params["cpumask"] = "1";
+    cfg.params["nodemask"] = "0";
+    auto p = build(cfg, host());
+    REQUIRE(p);
+    CHECK(p->resources.cpumask == "1");
+    CHECK(p->resources.nodemask == "0");
+
+    cfg.params["cpumask"] = "2";
+    cfg.params["nodemask"] = "1";
+    auto bad = build(cfg, host());  // 2 CPUs, 1 NUMA node
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().detail().find("cpumask: CPU 2 does not exist") != std::string::npos);
+    CHECK(bad.error().detail().find("nodemask: NUMA node 1 does not exist") != std::string::npos);
+
+    auto facts = host();
+    facts.cpus = 4;
+    facts.numa_nodes = 2;
+    CHECK(build(cfg, facts));
 }

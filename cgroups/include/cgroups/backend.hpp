@@ -39,6 +39,21 @@ struct Limits {
     std::optional<uint64_t> cpu_quota_us;
     uint64_t cpu_period_us = 100000;
     std::optional<std::string> cpuset_cpus;  // "0-1,3"; empty string = inherit parent's
+    std::optional<std::string> cpuset_mems;  // NUMA nodes "0-1"; empty string = inherit parent's
+    // Block I/O throttles apply per device: io_device is "MAJ:MIN" (the
+    // disk behind the group's files). Without a device the four throttles
+    // are not written at all; the caller says so to its user.
+    std::optional<std::string> io_device;
+    std::optional<uint64_t> io_rbps;   // bytes/s read;  v2 io.max rbps, v1 read_bps_device
+    std::optional<uint64_t> io_wbps;   // bytes/s write; v2 wbps, v1 write_bps_device
+    std::optional<uint64_t> io_riops;  // reads/s;  v2 riops, v1 read_iops_device
+    std::optional<uint64_t> io_wiops;  // writes/s; v2 wiops, v1 write_iops_device
+    // Proportional I/O share, 1..10000, default 100: v2 io.weight ("default
+    // N"); v1 blkio.weight = N*5 clamped to 10..1000. Without those files
+    // (no weight-aware I/O scheduler) BFQ's io.bfq.weight / blkio.bfq.weight
+    // (N clamped to 1..1000) is used; with neither, only the default 100
+    // can be "set".
+    std::optional<uint32_t> io_weight;
 };
 
 // What a group holds now, read from its own counters. Fields a backend
@@ -51,16 +66,32 @@ struct Usage {
     std::optional<uint64_t> swap_current;
     std::optional<uint64_t> swap_max;
     std::optional<uint64_t> pids_current;
-    std::optional<uint64_t> pids_max;        // kUnlimited if "max"
-    std::optional<uint64_t> pids_failcnt;    // pids.events "max"
+    std::optional<uint64_t> pids_max;      // kUnlimited if "max"
+    std::optional<uint64_t> pids_failcnt;  // pids.events "max"
     std::optional<uint32_t> cpu_weight;
-    std::optional<uint64_t> cpu_quota_us;    // kUnlimited if "max"
+    std::optional<uint64_t> cpu_quota_us;  // kUnlimited if "max"
     std::optional<uint64_t> cpu_period_us;
-    std::optional<uint64_t> cpu_usage_us;    // cpu.stat usage_usec / cpuacct.usage / 1000
+    std::optional<uint64_t> cpu_usage_us;  // cpu.stat usage_usec / cpuacct.usage / 1000
+    // Kernel memory charged to the group (bytes): v2 memory.stat "kernel"
+    // (summed from its parts where absent); v1 memory.kmem.usage_in_bytes.
+    std::optional<uint64_t> memory_stat_kernel;
+    // Socket buffers (bytes): v2 memory.stat "sock"; v1 memory.kmem.tcp.usage_in_bytes.
+    std::optional<uint64_t> memory_stat_sock;
+    std::optional<uint64_t> memory_oom_kills;  // memory.events / memory.oom_control "oom_kill"
+    std::optional<uint64_t> swap_peak;         // memory.swap.peak where the kernel has it; v1: none
+    std::optional<uint64_t> swap_failcnt;      // memory.swap.events "max"; v1 memory.memsw.failcnt
+    std::optional<uint64_t> pids_peak;         // pids.peak where the kernel has it
+    std::optional<uint32_t> io_weight;         // as Limits::io_weight, read back
+    // I/O done, summed over devices: v2 io.stat; v1 blkio.throttle.io_service_bytes
+    // and io_serviced (their _recursive versions where present).
+    std::optional<uint64_t> io_rbytes;
+    std::optional<uint64_t> io_wbytes;
+    std::optional<uint64_t> io_rios;
+    std::optional<uint64_t> io_wios;
 };
 
 class Group {
-public:
+  public:
     virtual ~Group() = default;
     // Path relative to the backend's base, e.g. "101".
     virtual const std::string& name() const = 0;
@@ -104,7 +135,7 @@ struct Options {
 };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     virtual std::string_view name() const = 0;  // "v2" or "v1"
     // Human-readable base location(s).

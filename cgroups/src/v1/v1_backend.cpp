@@ -16,8 +16,8 @@ using v1::Member;
 using vps::Error;
 using vps::Result;
 
-// The controllers we put groups in. blkio only gathers a VPS's I/O for
-// accounting; nothing limits it yet.
+// The controllers we put groups in. blkio carries the I/O weight, the
+// per-device throttles and the I/O counters.
 constexpr std::array<std::string_view, 6> kControllers{"memory",  "pids",   "cpu",
                                                        "cpuacct", "cpuset", "blkio"};
 

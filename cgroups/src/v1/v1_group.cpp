@@ -27,16 +27,21 @@ struct ControllerFields {
     std::span<const Field> fields;
 };
 
-constexpr std::array<Field, 4> kMemoryFields{{
+constexpr std::array<Field, 7> kMemoryFields{{
     {"memory.usage_in_bytes", &Usage::memory_current, parse_u64},
     {"memory.max_usage_in_bytes", &Usage::memory_peak, parse_u64},
     {"memory.limit_in_bytes", &Usage::memory_max, parse_v1_limit},
     {"memory.failcnt", &Usage::memory_failcnt, parse_u64},
+    {"memory.kmem.usage_in_bytes", &Usage::memory_stat_kernel, parse_u64},
+    {"memory.kmem.tcp.usage_in_bytes", &Usage::memory_stat_sock, parse_u64},
+    // Hits of memory+swap: with memory full, the swap allowance ran out.
+    {"memory.memsw.failcnt", &Usage::swap_failcnt, parse_u64},
 }};
-constexpr std::array<Field, 3> kPidsFields{{
+constexpr std::array<Field, 4> kPidsFields{{
     {"pids.current", &Usage::pids_current, parse_u64},
     {"pids.max", &Usage::pids_max, parse_max},
     {"pids.events", &Usage::pids_failcnt, events_max},
+    {"pids.peak", &Usage::pids_peak, parse_u64},
 }};
 constexpr std::array<Field, 2> kCpuFields{{
     {"cpu.cfs_quota_us", &Usage::cpu_quota_us, parse_v1_limit},
@@ -50,6 +55,29 @@ const std::array<ControllerFields, 4> kUsageFields{{
     {"pids", kPidsFields},
     {"cpu", kCpuFields},
     {"cpuacct", kCpuacctFields},
+}};
+
+constexpr std::array<KeyedField, 1> kMemoryKeyed{{
+    {"memory.oom_control", "oom_kill", &Usage::memory_oom_kills},  // 4.13+
+}};
+
+// blkio.weight belongs to CFQ, gone with the legacy block layer in 5.0;
+// BFQ brings blkio.bfq.weight instead.
+constexpr std::array<WeightFile, 2> kWeightFiles{{
+    {"blkio.weight", io_weight_to_blkio, blkio_to_io_weight, false},
+    {"blkio.bfq.weight", io_weight_to_bfq, bfq_to_io_weight, false},
+}};
+
+// The four throttle files and the Limits field each takes.
+struct Throttle {
+    std::string_view file;
+    std::optional<uint64_t> Limits::*member;
+};
+constexpr std::array<Throttle, 4> kThrottles{{
+    {"blkio.throttle.read_bps_device", &Limits::io_rbps},
+    {"blkio.throttle.write_bps_device", &Limits::io_wbps},
+    {"blkio.throttle.read_iops_device", &Limits::io_riops},
+    {"blkio.throttle.write_iops_device", &Limits::io_wiops},
 }};
 
 // memory + swap as one memsw limit; a sum past the v1 range is no limit.
@@ -80,6 +108,39 @@ Result<void> read_swap(const CgroupDir& dir, Usage& u) {
         u.swap_max = *memsw.swap_max == kUnlimited
                          ? kUnlimited
                          : *memsw.swap_max - std::min(*memsw.swap_max, *u.memory_max);
+    return vps::ok();
+}
+
+// The first of the files present, read with parse_blkio_rw; the _recursive
+// one also counts the groups made beneath this one.
+Result<std::optional<ReadWrite>> read_rw(const CgroupDir& dir, std::string_view base) {
+    for (std::string file : {std::string(base) + "_recursive", std::string(base)}) {
+        auto text = dir.read_optional(file);
+        if (!text) return std::move(text).error();
+        if (!*text) continue;
+        auto rw = parse_blkio_rw(**text);
+        if (!rw) return parse_error(dir.file(file), **text);
+        return std::optional<ReadWrite>(*rw);
+    }
+    return std::optional<ReadWrite>();
+}
+
+Result<void> read_blkio(const CgroupDir& dir, Usage& u) {
+    auto weight = read_io_weight(dir, kWeightFiles);
+    if (!weight) return std::move(weight).error();
+    u.io_weight = *weight;
+    auto bytes = read_rw(dir, "blkio.throttle.io_service_bytes");
+    if (!bytes) return std::move(bytes).error();
+    if (*bytes) {
+        u.io_rbytes = (*bytes)->read;
+        u.io_wbytes = (*bytes)->write;
+    }
+    auto ios = read_rw(dir, "blkio.throttle.io_serviced");
+    if (!ios) return std::move(ios).error();
+    if (*ios) {
+        u.io_rios = (*ios)->read;
+        u.io_wios = (*ios)->write;
+    }
     return vps::ok();
 }
 
@@ -133,7 +194,8 @@ class V1Group final : public Group {
     Result<void> write_memory(const Limits& l) const;
     Result<void> write_memsw(const CgroupDir& d, const Limits& l) const;
     Result<void> write_cpu(const Limits& l) const;
-    Result<void> write_cpuset(const std::string& cpus) const;
+    Result<void> write_cpuset(std::string_view file, const std::string& list) const;
+    Result<void> write_io(const Limits& l) const;
     Result<Usage> read_usage() const;
     Result<void> read_derived(Usage& u) const;
 
@@ -152,26 +214,49 @@ Result<const CgroupDir*> V1Group::dir_for(std::string_view controller) const {
 Result<void> V1Group::write_limits(const Limits& l) const {
     if (auto r = check_limits(l); !r) return r;
     if (l.cpuset_cpus)
-        if (auto r = write_cpuset(*l.cpuset_cpus); !r) return r;
+        if (auto r = write_cpuset("cpuset.cpus", *l.cpuset_cpus); !r) return r;
+    if (l.cpuset_mems)
+        if (auto r = write_cpuset("cpuset.mems", *l.cpuset_mems); !r) return r;
     if (auto r = write_memory(l); !r) return r;
     if (l.pids_max) {
         auto d = dir_for("pids");
         if (!d) return std::move(d).error();
         if (auto r = (*d)->write("pids.max", format_max(*l.pids_max)); !r) return r;
     }
+    if (auto r = write_io(l); !r) return r;
     return write_cpu(l);
 }
 
-Result<void> V1Group::write_cpuset(const std::string& cpus) const {
+Result<void> V1Group::write_cpuset(std::string_view file, const std::string& list) const {
     auto d = dir_for("cpuset");
     if (!d) return std::move(d).error();
-    if (!cpus.empty()) return (*d)->write("cpuset.cpus", cpus);
+    if (!list.empty()) return (*d)->write(file, list);
     // Empty means "inherit": v1 has no such value, so copy the parent's.
     auto parent = CgroupDir::open(parent_of((*d)->path()));
     if (!parent) return std::move(parent).error();
-    auto value = parent->read("cpuset.cpus");
+    auto value = parent->read(file);
     if (!value) return std::move(value).error();
-    return (*d)->write("cpuset.cpus", vps::sys::trim(*value));
+    return (*d)->write(file, vps::sys::trim(*value));
+}
+
+// One "MAJ:MIN value" line per throttle file; v1 spells "no limit" as 0.
+Result<void> V1Group::write_io(const Limits& l) const {
+    bool throttle =
+        l.io_device && std::any_of(kThrottles.begin(), kThrottles.end(),
+                                   [&l](const Throttle& t) { return (l.*t.member).has_value(); });
+    if (!l.io_weight && !throttle) return vps::ok();
+    auto d = dir_for("blkio");
+    if (!d) return std::move(d).error();
+    if (l.io_weight)
+        if (auto r = write_io_weight(**d, kWeightFiles, *l.io_weight); !r) return r;
+    if (!throttle) return vps::ok();
+    for (const auto& t : kThrottles) {
+        const auto& v = l.*t.member;
+        if (!v) continue;
+        std::string value = *v == kUnlimited ? "0" : std::to_string(*v);
+        if (auto r = (*d)->write(t.file, *l.io_device + " " + value); !r) return r;
+    }
+    return vps::ok();
 }
 
 Result<void> V1Group::write_memory(const Limits& l) const {
@@ -249,13 +334,17 @@ Result<Usage> V1Group::read_usage() const {
 }
 
 // Values v1 does not keep in the form Usage wants: swap (memsw minus
-// memory) and the cpu weight (from shares).
+// memory), keyed counters, the cpu weight (from shares) and I/O.
 Result<void> V1Group::read_derived(Usage& u) const {
     for (const auto& m : members_) {
-        if (serves(m, "memory"))
+        if (serves(m, "memory")) {
             if (auto r = read_swap(m.dir, u); !r) return r;
+            if (auto r = read_keyed(m.dir, kMemoryKeyed, u); !r) return r;
+        }
         if (serves(m, "cpu"))
             if (auto r = read_weight(m.dir, u); !r) return r;
+        if (serves(m, "blkio"))
+            if (auto r = read_blkio(m.dir, u); !r) return r;
     }
     return vps::ok();
 }

@@ -22,7 +22,7 @@ constexpr std::array<std::string_view, 5> kWanted{"cpuset", "cpu", "io", "memory
 std::optional<uint64_t> events_max(std::string_view t) { return flat_keyed_value(t, "max"); }
 std::optional<uint64_t> usage_usec(std::string_view t) { return flat_keyed_value(t, "usage_usec"); }
 
-constexpr std::array<Field, 10> kUsageFields{{
+constexpr std::array<Field, 12> kUsageFields{{
     {"memory.current", &Usage::memory_current, parse_u64},
     {"memory.peak", &Usage::memory_peak, parse_u64},  // 5.19+; older kernels: nullopt
     {"memory.max", &Usage::memory_max, parse_max},
@@ -34,6 +34,25 @@ constexpr std::array<Field, 10> kUsageFields{{
     {"pids.max", &Usage::pids_max, parse_max},
     {"pids.events", &Usage::pids_failcnt, events_max},
     {"cpu.stat", &Usage::cpu_usage_us, usage_usec},
+    {"memory.swap.peak", &Usage::swap_peak, parse_u64},
+    {"pids.peak", &Usage::pids_peak, parse_u64},
+}};
+
+constexpr std::array<KeyedField, 3> kKeyedFields{{
+    {"memory.events", "oom_kill", &Usage::memory_oom_kills},
+    {"memory.swap.events", "max", &Usage::swap_failcnt},
+    {"memory.stat", "sock", &Usage::memory_stat_sock},
+}};
+
+uint32_t same_weight(uint64_t v) {
+    return static_cast<uint32_t>(std::clamp<uint64_t>(v, 1, 10000));
+}
+uint64_t to_weight(uint32_t w) { return w; }
+
+// io.weight belongs to the iocost controller; BFQ has its own file.
+constexpr std::array<WeightFile, 2> kWeightFiles{{
+    {"io.weight", to_weight, same_weight, true},
+    {"io.bfq.weight", io_weight_to_bfq, bfq_to_io_weight, true},
 }};
 
 class V2Group final : public Group {
@@ -86,8 +105,13 @@ class V2Group final : public Group {
 
   private:
     Result<void> write_limits(const Limits& l) const;
+    Result<void> write_cpuset(const Limits& l) const;
+    Result<void> write_io(const Limits& l) const;
     Result<void> write_swap(uint64_t swap_max) const;
     Result<Usage> read_usage() const;
+    Result<void> read_cpu(Usage& u) const;
+    Result<void> read_memory_stat(Usage& u) const;
+    Result<void> read_io(Usage& u) const;
     Result<void> kill() const;
 
     std::string name_;
@@ -97,9 +121,7 @@ class V2Group final : public Group {
 
 Result<void> V2Group::write_limits(const Limits& l) const {
     if (auto r = check_limits(l); !r) return r;
-    // cpuset first: an empty string hands the group back its parent's cpus.
-    if (l.cpuset_cpus)
-        if (auto r = dir_.write("cpuset.cpus", *l.cpuset_cpus); !r) return r;
+    if (auto r = write_cpuset(l); !r) return r;
     std::vector<std::pair<std::string_view, std::string>> knobs;
     if (l.memory_max) knobs.emplace_back("memory.max", format_max(*l.memory_max));
     if (l.memory_high) knobs.emplace_back("memory.high", format_max(*l.memory_high));
@@ -110,8 +132,27 @@ Result<void> V2Group::write_limits(const Limits& l) const {
                            format_max(*l.cpu_quota_us) + " " + std::to_string(l.cpu_period_us));
     for (const auto& [file, value] : knobs)
         if (auto r = dir_.write(file, value); !r) return r;
+    if (auto r = write_io(l); !r) return r;
     if (l.swap_max) return write_swap(*l.swap_max);
     return vps::ok();
+}
+
+// cpuset first among the limits: an empty string hands the group back its
+// parent's cpus (or memory nodes).
+Result<void> V2Group::write_cpuset(const Limits& l) const {
+    if (l.cpuset_cpus)
+        if (auto r = dir_.write("cpuset.cpus", *l.cpuset_cpus); !r) return r;
+    if (l.cpuset_mems) return dir_.write("cpuset.mems", *l.cpuset_mems);
+    return vps::ok();
+}
+
+// io.max takes one device per write, with only the keys to change.
+Result<void> V2Group::write_io(const Limits& l) const {
+    if (l.io_weight)
+        if (auto r = write_io_weight(dir_, kWeightFiles, *l.io_weight); !r) return r;
+    std::string io_max = format_io_max(l);
+    if (io_max.empty()) return vps::ok();
+    return dir_.write("io.max", io_max);
 }
 
 // memory.swap.max exists only with swap accounting (CONFIG_MEMCG_SWAP, and
@@ -127,6 +168,14 @@ Result<void> V2Group::write_swap(uint64_t swap_max) const {
 Result<Usage> V2Group::read_usage() const {
     Usage u;
     if (auto r = read_fields(dir_, kUsageFields, u); !r) return std::move(r).error();
+    if (auto r = read_keyed(dir_, kKeyedFields, u); !r) return std::move(r).error();
+    if (auto r = read_cpu(u); !r) return std::move(r).error();
+    if (auto r = read_memory_stat(u); !r) return std::move(r).error();
+    if (auto r = read_io(u); !r) return std::move(r).error();
+    return u;
+}
+
+Result<void> V2Group::read_cpu(Usage& u) const {
     auto weight = dir_.read_optional("cpu.weight");
     if (!weight) return std::move(weight).error();
     if (*weight) {
@@ -142,7 +191,33 @@ Result<Usage> V2Group::read_usage() const {
         u.cpu_quota_us = m->quota_us;
         u.cpu_period_us = m->period_us;
     }
-    return u;
+    return vps::ok();
+}
+
+Result<void> V2Group::read_memory_stat(Usage& u) const {
+    auto text = dir_.read_optional("memory.stat");
+    if (!text) return std::move(text).error();
+    if (!*text) return vps::ok();
+    auto kernel = memory_stat_kernel(**text);
+    if (!kernel) return parse_error(dir_.file("memory.stat"), **text);
+    u.memory_stat_kernel = *kernel;
+    return vps::ok();
+}
+
+Result<void> V2Group::read_io(Usage& u) const {
+    auto weight = read_io_weight(dir_, kWeightFiles);
+    if (!weight) return std::move(weight).error();
+    u.io_weight = *weight;
+    auto text = dir_.read_optional("io.stat");
+    if (!text) return std::move(text).error();
+    if (!*text) return vps::ok();
+    auto io = parse_io_stat(**text);
+    if (!io) return parse_error(dir_.file("io.stat"), **text);
+    u.io_rbytes = io->rbytes;
+    u.io_wbytes = io->wbytes;
+    u.io_rios = io->rios;
+    u.io_wios = io->wios;
+    return vps::ok();
 }
 
 Result<void> V2Group::kill() const {

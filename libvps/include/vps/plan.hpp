@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vps/config.hpp"
@@ -16,7 +17,26 @@ namespace vps::plan {
 
 struct HostFacts {
     uint32_t cpus = 1;
-    std::string storage_root;  // absolute, e.g. /var/lib/vz
+    std::string storage_root;    // absolute, e.g. /var/lib/vz
+    uint32_t numa_nodes = 1;     // /sys/devices/system/node/node*; bounds nodemask
+    uint64_t nr_open = 1048576;  // /proc/sys/fs/nr_open (the kernel's default here)
+};
+
+// A soft:hard resource limit as setrlimit(2) takes it; kUnlimited is
+// RLIM_INFINITY.
+struct Rlimit {
+    uint64_t soft = params::kUnlimited;
+    uint64_t hard = params::kUnlimited;
+    bool operator==(const Rlimit&) const = default;
+};
+
+// Disk quota of the VPS's storage, in quotactl(2)'s terms: blocks of 1 KiB
+// (QIF_DQBLKSIZE) and inodes, soft = barrier, hard = limit, 0 = no limit.
+// nullopt leaves that half of the quota as it is.
+struct DiskQuota {
+    std::optional<params::BarrierLimit> blocks;
+    std::optional<params::BarrierLimit> inodes;
+    bool operator==(const DiskQuota&) const = default;
 };
 
 // One contiguous id range of a user namespace mapping (uid_map line).
@@ -39,6 +59,17 @@ struct Plan {
     std::vector<IdMap> uid_map;
     std::vector<IdMap> gid_map;
     params::Resources resources;
+    // numfile: set with prlimit on init before exec, inherited by every
+    // process; "unlimited" is the host's fs.nr_open (the kernel refuses
+    // RLIM_INFINITY). nullopt = inherit vzd's.
+    std::optional<Rlimit> rlimit_nofile;
+    // diskspace and diskinodes, for the quota of the storage area.
+    std::optional<DiskQuota> disk_quota;
+    // Sysctls (path below /proc/sys, value) written inside the VPS's IPC
+    // namespace before init runs: params::ipc_sysctls().
+    std::vector<std::pair<std::string, std::string>> ipc_sysctls;
+    // For the user, not errors: parameters kept but not enforced.
+    std::vector<std::string> warnings;
     // Capabilities removed from the bounding set (cap numbers).
     std::vector<int> caps_drop;
     // Syscalls refused with EPERM by the seccomp filter.

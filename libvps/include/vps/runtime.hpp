@@ -21,11 +21,18 @@ struct Started {
     uint64_t start_time = 0;
 };
 
+// The console: init's stdout and stderr, bound on the VPS's /dev/console.
+// path is what the bind mount uses ("/dev/pts/7" of a pty vzd holds, or
+// "/dev/null"). init's stdin is the VPS's own /dev/null.
+struct Console {
+    FdRef fd;
+    std::string path = "/dev/null";
+};
+
 // Clone the VPS's init into new pid, mount, uts, ipc, net and cgroup
 // namespaces inside `group`, build its root and exec init. Returns once
 // init has been exec'd (or with the step that failed, and no process left).
-// console becomes init's stdin/stdout/stderr.
-Result<Started> start(const plan::Plan& plan, cgroups::Group& group, FdRef console);
+Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console);
 
 // A running VPS as seen from outside: its init and cgroup.
 struct Target {

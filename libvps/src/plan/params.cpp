@@ -1,29 +1,54 @@
 // OpenVZ resource parameters: parsing "barrier:limit" values in pages,
-// bytes and counts, and mapping the result onto cgroup limits.
+// bytes, 1 KiB blocks and counts, and id lists; checking a whole set.
+// The table of parameters is in params_table.cpp, what the values become
+// in params_cgroup.cpp.
 #include "vps/params.hpp"
 
 #include <algorithm>
-#include <array>
 #include <limits>
 
+#include "params_impl.hpp"
 #include "vps/sys.hpp"
 
 namespace vps::params {
-namespace {
-
-// OpenVZ wrote "no limit" as LONG_MAX; configs carried over from it still do.
-constexpr uint64_t kOpenVzUnlimited = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-// The largest page count whose size in bytes still fits in 64 bits.
-constexpr uint64_t kMaxPages = kUnlimited / kPageSize;
-constexpr uint64_t kCpuPeriodUs = 100000;
-
-constexpr std::string_view kPagesHint = "use 65536, 256M, 1G or unlimited";
-constexpr std::string_view kBytesHint = "use 4096, 512M, 1G or unlimited";
-constexpr std::string_view kCountHint = "use 1024 or unlimited";
+namespace detail {
 
 Error bad(std::string detail) { return Error::make(Errc::bad_value, std::move(detail)); }
 
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+Result<std::string> non_empty(std::string_view text, std::string_view hint) {
+    std::string t = sys::trim(text);
+    if (t.empty()) return bad("empty value (" + std::string(hint) + ")");
+    return t;
+}
+
+bool means_unlimited(std::string_view t) { return t == "unlimited"; }
+
+uint64_t bytes_to_pages(uint64_t bytes) {
+    if (bytes == kUnlimited) return kUnlimited;
+    // Round up: "1K" must not turn into a limit of zero pages.
+    return bytes / kPageSize + (bytes % kPageSize != 0 ? 1 : 0);
+}
+
+uint64_t pages_to_bytes(uint64_t pages) {
+    if (pages == kUnlimited || pages > kUnlimited / kPageSize) return kUnlimited;
+    return pages * kPageSize;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::bad;
+using detail::means_unlimited;
+using detail::non_empty;
+using detail::quoted;
+
+constexpr std::string_view kPagesHint = "use 65536, 256M, 1G or unlimited";
+constexpr std::string_view kBytesHint = "use 4096, 512M, 1G or unlimited";
+constexpr std::string_view kBlocksHint = "use 1048576 (1 KiB blocks), 10G or unlimited";
+constexpr std::string_view kCountHint = "use 1024 or unlimited";
 
 enum class NumStatus { ok, not_number, too_large };
 
@@ -76,14 +101,6 @@ Error number_error(std::string_view text, NumStatus status, std::string_view wha
     return bad(quoted(text) + " is not " + std::string(what) + " (" + std::string(hint) + ")");
 }
 
-Result<std::string> non_empty(std::string_view text, std::string_view hint) {
-    std::string t = sys::trim(text);
-    if (t.empty()) return bad("empty value (" + std::string(hint) + ")");
-    return t;
-}
-
-bool means_unlimited(std::string_view t) { return t == "unlimited"; }
-
 // "512M" -> bytes; t ends in a K/M/G/T suffix.
 Result<uint64_t> parse_suffixed(std::string_view t, std::string_view what, std::string_view hint) {
     uint64_t mult = suffix_multiplier(t.back());
@@ -94,43 +111,47 @@ Result<uint64_t> parse_suffixed(std::string_view t, std::string_view what, std::
     return n.value * mult;
 }
 
-uint64_t bytes_to_pages(uint64_t bytes) {
-    if (bytes == kUnlimited) return kUnlimited;
-    // Round up: "1K" must not turn into a limit of zero pages.
-    return bytes / kPageSize + (bytes % kPageSize != 0 ? 1 : 0);
-}
-
-uint64_t pages_to_bytes(uint64_t pages) {
-    if (pages == kUnlimited || pages > kMaxPages) return kUnlimited;
-    return pages * kPageSize;
-}
-
-// A value with a unit-less range such as cpuunits: digits, lo..hi.
-Result<uint32_t> parse_ranged(std::string_view t, uint32_t lo, uint32_t hi, std::string_view hint) {
-    Num n = parse_digits(t);
-    if (n.status == NumStatus::not_number) return number_error(t, n.status, "a number", hint);
-    if (n.status == NumStatus::too_large || n.value < lo || n.value > hi)
-        return bad(quoted(t) + " is out of range (" + std::string(hint) + ")");
-    return static_cast<uint32_t>(n.value);
+// A size: plain numbers count units of unit_size bytes, suffixed numbers
+// are bytes and round up to whole units.
+Result<uint64_t> parse_size(std::string_view text, uint64_t unit_size, std::string_view what,
+                            std::string_view hint) {
+    auto t = non_empty(text, hint);
+    if (!t) return std::move(t).error();
+    if (means_unlimited(*t)) return kUnlimited;
+    if (suffix_multiplier(t->back()) != 0) {
+        auto bytes = parse_suffixed(*t, what, hint);
+        if (!bytes) return bytes;
+        return *bytes / unit_size + (*bytes % unit_size != 0 ? 1 : 0);
+    }
+    Num n = parse_digits(*t);
+    if (n.status != NumStatus::ok) return number_error(*t, n.status, what, hint);
+    if (n.value == detail::kOpenVzUnlimited) return kUnlimited;
+    // The size in bytes must fit in 64 bits too.
+    if (n.value > kUnlimited / unit_size) return number_error(*t, NumStatus::too_large, "", hint);
+    return n.value;
 }
 
 }  // namespace
 
-Result<uint64_t> parse_pages(std::string_view text) {
-    auto t = non_empty(text, kPagesHint);
-    if (!t) return std::move(t).error();
-    if (means_unlimited(*t)) return kUnlimited;
-    if (suffix_multiplier(t->back()) != 0) {
-        auto bytes = parse_suffixed(*t, "a number of pages or bytes", kPagesHint);
-        if (!bytes) return bytes;
-        return bytes_to_pages(*bytes);
-    }
-    Num n = parse_digits(*t);
-    if (n.status != NumStatus::ok)
-        return number_error(*t, n.status, "a number of pages or bytes", kPagesHint);
-    if (n.value == kOpenVzUnlimited) return kUnlimited;
-    if (n.value > kMaxPages) return number_error(*t, NumStatus::too_large, "", kPagesHint);
+Result<uint64_t> detail::parse_ranged(std::string_view t, uint64_t lo, uint64_t hi,
+                                      std::string_view hint) {
+    Num n = parse_digits(t);
+    if (n.status == NumStatus::not_number) return number_error(t, n.status, "a number", hint);
+    if (n.status == NumStatus::too_large || n.value < lo || n.value > hi)
+        return bad(quoted(t) + " is out of range (" + std::string(hint) + ")");
     return n.value;
+}
+
+Result<uint64_t> parse_pages(std::string_view text) {
+    return parse_size(text, kPageSize, "a number of pages or bytes", kPagesHint);
+}
+
+Result<uint64_t> parse_kblocks(std::string_view text) {
+    return parse_size(text, kBlockSize, "a number of 1 KiB blocks or bytes", kBlocksHint);
+}
+
+Result<uint64_t> parse_bytes(std::string_view text) {
+    return parse_size(text, 1, "a number of bytes", kBytesHint);
 }
 
 Result<uint64_t> parse_count(std::string_view text) {
@@ -139,35 +160,33 @@ Result<uint64_t> parse_count(std::string_view text) {
     if (means_unlimited(*t)) return kUnlimited;
     Num n = parse_digits(*t);
     if (n.status != NumStatus::ok) return number_error(*t, n.status, "a number", kCountHint);
-    if (n.value == kOpenVzUnlimited) return kUnlimited;
+    if (n.value == detail::kOpenVzUnlimited) return kUnlimited;
     return n.value;
 }
 
-Result<uint64_t> parse_bytes(std::string_view text) {
-    auto t = non_empty(text, kBytesHint);
-    if (!t) return std::move(t).error();
-    if (means_unlimited(*t)) return kUnlimited;
-    if (suffix_multiplier(t->back()) != 0)
-        return parse_suffixed(*t, "a number of bytes", kBytesHint);
-    Num n = parse_digits(*t);
-    if (n.status != NumStatus::ok)
-        return number_error(*t, n.status, "a number of bytes", kBytesHint);
-    if (n.value == kOpenVzUnlimited) return kUnlimited;
-    return n.value;
+Result<uint64_t> parse_value(std::string_view text, Unit unit) {
+    switch (unit) {
+        case Unit::pages:
+            return parse_pages(text);
+        case Unit::bytes:
+            return parse_bytes(text);
+        case Unit::kblocks:
+            return parse_kblocks(text);
+        case Unit::count:
+            break;
+    }
+    return parse_count(text);
 }
 
-Result<BarrierLimit> parse_barrier_limit(std::string_view text, bool pages) {
-    auto parse_one = [pages](std::string_view part) {
-        return pages ? parse_pages(part) : parse_count(part);
-    };
+Result<BarrierLimit> parse_barrier_limit(std::string_view text, Unit unit) {
     auto parts = sys::split(text, ':');
     if (parts.size() > 2)
         return bad(quoted(sys::trim(text)) +
                    " has more than one ':' (use barrier:limit or one value)");
-    auto barrier = parse_one(parts[0]);
+    auto barrier = parse_value(parts[0], unit);
     if (!barrier) return std::move(barrier).error();
     if (parts.size() == 1) return BarrierLimit{*barrier, *barrier};
-    auto limit = parse_one(parts[1]);
+    auto limit = parse_value(parts[1], unit);
     if (!limit) return std::move(limit).error();
     if (*barrier > *limit)
         return bad("barrier " + format_value(*barrier) + " is above limit " + format_value(*limit) +
@@ -175,118 +194,88 @@ Result<BarrierLimit> parse_barrier_limit(std::string_view text, bool pages) {
     return BarrierLimit{*barrier, *limit};
 }
 
+Result<BarrierLimit> parse_barrier_limit(std::string_view text, bool pages) {
+    return parse_barrier_limit(text, pages ? Unit::pages : Unit::count);
+}
+
 namespace {
 
-using Setter = Result<void> (*)(Resources&, std::string_view, uint32_t);
-
-struct ParamDef {
-    ParamInfo info;
-    Setter set;
+struct IdRange {
+    uint64_t first;
+    uint64_t last;
 };
 
-Result<void> set_physpages(Resources& r, std::string_view v, uint32_t) {
-    auto bl = parse_barrier_limit(v, true);
-    if (!bl) return std::move(bl).error();
-    r.physpages = *bl;
-    return ok();
+// "0-3" or "6"; ids are bounded to 32 bits like the kernel's.
+Result<IdRange> parse_id_range(std::string_view part, std::string_view whole,
+                               const std::string& hint) {
+    auto not_list = [&] { return bad(quoted(whole) + " is not a list (" + hint + ")"); };
+    auto dash = part.find('-');
+    auto first = parse_digits(part.substr(0, dash));
+    auto last = dash == std::string_view::npos ? first : parse_digits(part.substr(dash + 1));
+    if (first.status == NumStatus::not_number || last.status == NumStatus::not_number)
+        return not_list();
+    constexpr uint64_t kMaxId = std::numeric_limits<uint32_t>::max();
+    if (first.status != NumStatus::ok || last.status != NumStatus::ok || last.value > kMaxId)
+        return bad(quoted(whole) + " has a number that is too large (" + hint + ")");
+    if (first.value > last.value)
+        return bad(quoted(part) + " is a backwards range (write " + std::to_string(last.value) +
+                   "-" + std::to_string(first.value) + ")");
+    return IdRange{first.value, last.value};
 }
 
-Result<void> set_swappages(Resources& r, std::string_view v, uint32_t) {
-    auto bl = parse_barrier_limit(v, true);
-    if (!bl) return std::move(bl).error();
-    r.swappages = *bl;
-    return ok();
-}
-
-Result<void> set_numproc(Resources& r, std::string_view v, uint32_t) {
-    auto bl = parse_barrier_limit(v, false);
-    if (!bl) return std::move(bl).error();
-    r.numproc = *bl;
-    return ok();
-}
-
-Result<void> set_cpuunits(Resources& r, std::string_view v, uint32_t) {
-    auto t = non_empty(v, "use 8..500000");
-    if (!t) return std::move(t).error();
-    auto n = parse_ranged(*t, 8, 500000, "use 8..500000, default 1000");
-    if (!n) return std::move(n).error();
-    r.cpuunits = *n;
-    return ok();
-}
-
-Result<void> set_cpulimit(Resources& r, std::string_view v, uint32_t host_cpus) {
-    std::string hint = "use 0.." + std::to_string(100 * host_cpus) + " percent, 0 = no limit";
-    auto t = non_empty(v, hint);
-    if (!t) return std::move(t).error();
-    if (means_unlimited(*t)) {
-        r.cpulimit = 0;
-        return ok();
+std::string format_ranges(std::vector<IdRange> ranges) {
+    std::sort(ranges.begin(), ranges.end(),
+              [](const IdRange& a, const IdRange& b) { return a.first < b.first; });
+    std::vector<IdRange> merged;
+    for (const auto& r : ranges) {
+        if (!merged.empty() && r.first <= merged.back().last + 1)
+            merged.back().last = std::max(merged.back().last, r.last);
+        else
+            merged.push_back(r);
     }
-    // vzctl printed and accepted "50%".
-    std::string_view digits = *t;
-    if (digits.size() > 1 && digits.back() == '%') digits.remove_suffix(1);
-    auto n = parse_ranged(digits, 0, 100 * host_cpus, hint);
-    if (!n) return std::move(n).error();
-    r.cpulimit = *n;
-    return ok();
-}
-
-Result<void> set_cpus(Resources& r, std::string_view v, uint32_t host_cpus) {
-    std::string hint = "use 0.." + std::to_string(host_cpus) + ", 0 = all of the host's CPUs";
-    auto t = non_empty(v, hint);
-    if (!t) return std::move(t).error();
-    if (means_unlimited(*t)) {
-        r.cpus = 0;
-        return ok();
+    std::string out;
+    for (const auto& r : merged) {
+        if (!out.empty()) out += ',';
+        out += std::to_string(r.first);
+        if (r.last != r.first) out += "-" + std::to_string(r.last);
     }
-    auto n = parse_ranged(*t, 0, host_cpus, hint);
-    if (!n) return std::move(n).error();
-    r.cpus = *n;
-    return ok();
+    return out;
 }
 
-// vzctl 4's --ram/--swap: a limit in bytes, barrier 0 (no soft limit).
-Result<void> set_ram(Resources& r, std::string_view v, uint32_t) {
-    auto bytes = parse_bytes(v);
-    if (!bytes) return std::move(bytes).error();
-    r.physpages = BarrierLimit{0, bytes_to_pages(*bytes)};
-    return ok();
+}  // namespace
+
+Result<std::string> detail::parse_id_list(std::string_view text, uint32_t count,
+                                          std::string_view what) {
+    std::string hint = "use a list like 0-3,6, or all";
+    if (count == 1) hint = "the host has only " + std::string(what) + " 0; " + hint;
+    if (count > 1)
+        hint =
+            "the host has " + std::string(what) + "s 0-" + std::to_string(count - 1) + "; " + hint;
+    auto t = non_empty(text, hint);
+    if (!t) return std::move(t).error();
+    if (*t == "all") return std::string();
+    std::vector<IdRange> ranges;
+    for (const auto& part : sys::split(*t, ',')) {
+        auto r = parse_id_range(part, *t, hint);
+        if (!r) return std::move(r).error();
+        if (count > 0 && r->last >= count)
+            return bad(std::string(what) + " " + std::to_string(r->last) + " does not exist (" +
+                       hint + ")");
+        ranges.push_back(*r);
+    }
+    return format_ranges(std::move(ranges));
 }
 
-Result<void> set_swap(Resources& r, std::string_view v, uint32_t) {
-    auto bytes = parse_bytes(v);
-    if (!bytes) return std::move(bytes).error();
-    r.swappages = BarrierLimit{0, bytes_to_pages(*bytes)};
-    return ok();
-}
+namespace {
 
-const std::array<ParamDef, 8>& param_defs() {
-    static const std::array<ParamDef, 8> defs{{
-        {{"physpages", "RAM in pages or bytes (K/M/G/T), barrier:limit or one value"},
-         set_physpages},
-        {{"swappages", "swap in pages or bytes (K/M/G/T), barrier:limit or one value"},
-         set_swappages},
-        {{"numproc", "processes and threads, barrier:limit or one value"}, set_numproc},
-        {{"cpuunits", "relative CPU weight, 8..500000 (default 1000)"}, set_cpuunits},
-        {{"cpulimit", "CPU time in percent of one CPU, 0 = no limit"}, set_cpulimit},
-        {{"cpus", "CPUs the VPS may use at once, 0 = all"}, set_cpus},
-        {{"ram", "RAM limit in bytes (K/M/G/T); stored as physpages"}, set_ram},
-        {{"swap", "swap limit in bytes (K/M/G/T); stored as swappages"}, set_swap},
-    }};
-    return defs;
-}
-
-const ParamDef* find_def(std::string_view name) {
-    for (const auto& d : param_defs())
-        if (d.info.name == name) return &d;
-    return nullptr;
-}
+using detail::find_def;
+using detail::param_defs;
 
 std::string known_names() {
     std::string out;
     for (const auto& d : param_defs()) {
         if (!out.empty()) out += ", ";
-        out += d.info.name;
+        out += d.doc.name;
     }
     return out;
 }
@@ -301,12 +290,18 @@ void check_aliases(const std::map<std::string, std::string>& values,
         problems.push_back("swap: conflicts with swappages (set one of them)");
 }
 
+HostBounds bounds_of(uint32_t host_cpus) {
+    HostBounds h;
+    h.cpus = host_cpus;
+    return h;
+}
+
 }  // namespace
 
 const std::vector<ParamInfo>& known_params() {
     static const std::vector<ParamInfo> infos = [] {
         std::vector<ParamInfo> v;
-        for (const auto& d : param_defs()) v.push_back(d.info);
+        for (const auto& d : param_defs()) v.push_back({d.doc.name, d.doc.help});
         return v;
     }();
     return infos;
@@ -315,28 +310,36 @@ const std::vector<ParamInfo>& known_params() {
 bool is_known(std::string_view name) { return find_def(name) != nullptr; }
 
 Result<void> apply_param(Resources& res, std::string_view name, std::string_view value,
-                         uint32_t host_cpus) {
-    const ParamDef* def = find_def(name);
+                         const HostBounds& host) {
+    const detail::ParamDef* def = find_def(name);
     if (!def)
         return Error::make(Errc::bad_argument, "unknown parameter '" + std::string(name) +
                                                    "' (known: " + known_names() + ")");
+    HostBounds bounds = host;
+    bounds.cpus = std::max<uint32_t>(host.cpus, 1);
     // Parse into a copy so a failed value leaves res untouched.
     Resources next = res;
-    auto r = def->set(next, value, std::max<uint32_t>(host_cpus, 1));
+    auto r = def->set(next, detail::SetArg{def->doc.name, value, def->unit, bounds});
     if (!r) {
         const Error& e = r.error();
         return Error::make(e.code(), std::string(name) + ": " + e.detail());
     }
-    res = next;
+    res = std::move(next);
     return ok();
 }
 
-Result<Resources> parse_all(const std::map<std::string, std::string>& values, uint32_t host_cpus) {
+Result<void> apply_param(Resources& res, std::string_view name, std::string_view value,
+                         uint32_t host_cpus) {
+    return apply_param(res, name, value, bounds_of(host_cpus));
+}
+
+Result<Resources> parse_all(const std::map<std::string, std::string>& values,
+                            const HostBounds& host) {
     Resources res;
     std::vector<std::string> problems;
     Errc code = Errc::bad_value;
     for (const auto& [name, value] : values) {
-        auto r = apply_param(res, name, value, host_cpus);
+        auto r = apply_param(res, name, value, host);
         if (r) continue;
         problems.push_back(r.error().detail());
         code = r.error().code();
@@ -350,46 +353,23 @@ Result<Resources> parse_all(const std::map<std::string, std::string>& values, ui
     return Error::make(code, msg);
 }
 
+Result<Resources> parse_all(const std::map<std::string, std::string>& values, uint32_t host_cpus) {
+    return parse_all(values, bounds_of(host_cpus));
+}
+
 std::vector<std::pair<std::string, std::string>> canonical(std::string_view name,
                                                            std::string_view value) {
+    if (name == "cpumask" || name == "nodemask") {
+        auto list = detail::parse_id_list(value, 0, "id");
+        // A bad value stays as written so that checking it reports it verbatim.
+        if (!list) return {{std::string(name), std::string(value)}};
+        return {{std::string(name), list->empty() ? "all" : *list}};
+    }
     std::string target = name == "ram" ? "physpages" : name == "swap" ? "swappages" : "";
     if (target.empty()) return {{std::string(name), sys::trim(value)}};
     auto bytes = parse_bytes(value);
-    // A bad value stays as written so that checking it reports it verbatim.
     if (!bytes) return {{std::string(name), std::string(value)}};
-    return {{target, "0:" + format_value(bytes_to_pages(*bytes))}};
-}
-
-namespace {
-
-// cpulimit caps CPU time in percent of one CPU, cpus in whole CPUs; the
-// kernel has one quota, so the tighter of the two wins.
-std::optional<uint64_t> cpu_quota(const Resources& res) {
-    if (!res.cpulimit && !res.cpus) return std::nullopt;
-    uint64_t quota = kUnlimited;
-    if (res.cpulimit && *res.cpulimit > 0) quota = uint64_t{*res.cpulimit} * kCpuPeriodUs / 100;
-    if (res.cpus && *res.cpus > 0) quota = std::min(quota, uint64_t{*res.cpus} * kCpuPeriodUs);
-    return quota;
-}
-
-}  // namespace
-
-cgroups::Limits to_cgroup_limits(const Resources& res) {
-    cgroups::Limits l;
-    if (res.physpages) {
-        l.memory_max = pages_to_bytes(res.physpages->limit);
-        // A barrier only means something below the limit; 0 is vzctl 4's
-        // "no barrier" (what --ram writes).
-        const auto& pp = *res.physpages;
-        l.memory_high =
-            pp.barrier != 0 && pp.barrier < pp.limit ? pages_to_bytes(pp.barrier) : kUnlimited;
-    }
-    if (res.swappages) l.swap_max = pages_to_bytes(res.swappages->limit);
-    if (res.numproc) l.pids_max = res.numproc->limit;
-    if (res.cpuunits) l.cpu_weight = std::clamp<uint32_t>(*res.cpuunits / 10, 1, 10000);
-    l.cpu_quota_us = cpu_quota(res);
-    l.cpu_period_us = kCpuPeriodUs;
-    return l;
+    return {{target, "0:" + format_value(detail::bytes_to_pages(*bytes))}};
 }
 
 std::string format_value(uint64_t v) { return v == kUnlimited ? "unlimited" : std::to_string(v); }

@@ -117,6 +117,36 @@ std::vector<int> cap_numbers(const std::vector<std::string>& names) {
     return out;
 }
 
+params::HostBounds bounds(const HostFacts& host) {
+    params::HostBounds b;
+    b.cpus = std::max<uint32_t>(host.cpus, 1);
+    b.numa_nodes = std::max<uint32_t>(host.numa_nodes, 1);
+    b.nr_open = host.nr_open;
+    return b;
+}
+
+// numfile as setrlimit takes it: "unlimited" becomes the most the kernel
+// allows (fs.nr_open), as RLIM_INFINITY fails with EPERM.
+std::optional<Rlimit> nofile_limit(const params::Resources& res, const HostFacts& host) {
+    if (!res.numfile) return std::nullopt;
+    auto cap = [&host](uint64_t v) {
+        return v == params::kUnlimited && host.nr_open > 0 ? host.nr_open : v;
+    };
+    return Rlimit{cap(res.numfile->barrier), cap(res.numfile->limit)};
+}
+
+// quotactl(2) spells "no limit" 0.
+std::optional<params::BarrierLimit> quota_terms(const std::optional<params::BarrierLimit>& bl) {
+    if (!bl) return std::nullopt;
+    auto q = [](uint64_t v) { return v == params::kUnlimited ? 0 : v; };
+    return params::BarrierLimit{q(bl->barrier), q(bl->limit)};
+}
+
+std::optional<DiskQuota> disk_quota(const params::Resources& res) {
+    if (!res.diskspace && !res.diskinodes) return std::nullopt;
+    return DiskQuota{quota_terms(res.diskspace), quota_terms(res.diskinodes)};
+}
+
 // Identity checks (ctid, name, hostname); problems are appended.
 void check_identity(const config::VpsConfig& cfg, std::vector<std::string>& problems) {
     if (cfg.ctid == 0 || cfg.ctid > kMaxCtid)
@@ -247,7 +277,7 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     check_identity(cfg, problems);
     auto root = storage_root(host);
     if (!root) problems.push_back(root.error().detail());
-    auto res = params::parse_all(cfg.params, std::max<uint32_t>(host.cpus, 1));
+    auto res = params::parse_all(cfg.params, bounds(host));
     if (!res) problems.push_back(res.error().detail());
     if (!problems.empty()) {
         std::string msg;
@@ -267,6 +297,10 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     // a per-template setting will cover.
     p.stop_signal = SIGUSR2;
     p.resources = std::move(res).value();
+    p.rlimit_nofile = nofile_limit(p.resources, host);
+    p.disk_quota = disk_quota(p.resources);
+    p.ipc_sysctls = params::ipc_sysctls(p.resources);
+    p.warnings = params::warnings(cfg.params);
     p.caps_drop = cap_numbers(default_caps_drop());
     p.seccomp_deny = default_seccomp_deny();
     return p;

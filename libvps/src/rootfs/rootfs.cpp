@@ -28,7 +28,7 @@ Step dir_step(std::string target, mode_t mode) {
 // refused).
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
-void add_dev(std::vector<Step>& steps, const std::string& root) {
+void add_dev(std::vector<Step>& steps, const std::string& root, const std::string& console) {
     const std::string dev = root + "/dev";
     steps.push_back(dir_step(dev, 0755));
     steps.push_back(mount_step("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k"));
@@ -36,9 +36,8 @@ void add_dev(std::vector<Step>& steps, const std::string& root) {
         steps.push_back(Step{StepKind::touch, {}, dev + "/" + name, {}, 0, {}, 0666});
         steps.push_back(mount_step(std::string("/dev/") + name, dev + "/" + name, {}, MS_BIND));
     }
-    // Until the console is a pseudo-terminal held by vzd, it is a sink.
     steps.push_back(Step{StepKind::touch, {}, dev + "/console", {}, 0, {}, 0600});
-    steps.push_back(mount_step("/dev/null", dev + "/console", {}, MS_BIND));
+    steps.push_back(mount_step(console, dev + "/console", {}, MS_BIND));
     steps.push_back(dir_step(dev + "/pts", 0755));
     steps.push_back(mount_step("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                                "newinstance,ptmxmode=0666,mode=0620,gid=5"));
@@ -71,7 +70,7 @@ std::string Step::describe() const {
     return "rootfs step";
 }
 
-std::vector<Step> plan_steps(const plan::Plan& plan) {
+std::vector<Step> plan_steps(const plan::Plan& plan, const std::string& console_source) {
     const std::string& root = plan.root_dir;
     std::vector<Step> steps;
     // Nothing we mount may propagate back to the host's mount namespace.
@@ -81,7 +80,7 @@ std::vector<Step> plan_steps(const plan::Plan& plan) {
     steps.push_back(mount_step("proc", root + "/proc", "proc", kNoSuidDevExec));
     steps.push_back(dir_step(root + "/sys", 0555));
     steps.push_back(mount_step("sysfs", root + "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY));
-    add_dev(steps, root);
+    add_dev(steps, root, console_source);
     steps.push_back(dir_step(root + "/run", 0755));
     steps.push_back(mount_step("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV,
                                "mode=755,size=65536k"));

@@ -37,7 +37,9 @@ struct Step {
 };
 
 // Everything from private propagation to pivot_root, in order.
-std::vector<Step> plan_steps(const plan::Plan& plan);
+// console_source is what /dev/console is bound from: the slave of the
+// pseudo-terminal vzd holds for the VPS.
+std::vector<Step> plan_steps(const plan::Plan& plan, const std::string& console_source = "/dev/null");
 
 // Child side: run steps[0..n); on failure returns the index of the failed
 // step and leaves errno set. Returns -1 on success. Allocation-free.

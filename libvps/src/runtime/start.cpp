@@ -96,8 +96,8 @@ struct ChildSpec {
     child_fail(s, Stage::exec, 0);
 }
 
-Result<void> prepare(ChildSpec& s, const plan::Plan& plan) {
-    s.steps = rootfs::plan_steps(plan);
+Result<void> prepare(ChildSpec& s, const plan::Plan& plan, const std::string& console) {
+    s.steps = rootfs::plan_steps(plan, console);
     s.hostname = plan.hostname;
     s.argv_store = plan.init_argv;
     s.env_store = plan.init_env;
@@ -157,14 +157,14 @@ Result<void> await_exec(const ChildSpec& s, FdRef report) {
 
 }  // namespace
 
-Result<Started> start(const plan::Plan& plan, cgroups::Group& group, FdRef console) {
+Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console) {
     ChildSpec spec;
-    if (auto r = prepare(spec, plan); !r) return std::move(r).error();
+    if (auto r = prepare(spec, plan, console.path); !r) return std::move(r).error();
     auto go = sys::pipe();
     if (!go) return std::move(go).error();
     auto report = sys::pipe();
     if (!report) return std::move(report).error();
-    spec.console = console.get();
+    spec.console = console.fd.get();
     spec.go_fd = go->first.get();
     spec.report_fd = report->second.get();
 

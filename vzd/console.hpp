@@ -1,0 +1,26 @@
+// Each running VPS's console is a pseudo-terminal vzd holds: init writes
+// to the slave (bound on the VPS's /dev/console), vzd copies what arrives
+// on the master into a size-bounded log file. No host file is ever open in
+// the VPS: its init sees only /dev/console and its own /dev/null.
+#pragma once
+
+#include <string>
+
+#include "vps/error.hpp"
+#include "vps/fd.hpp"
+
+namespace vzd {
+
+struct ConsolePty {
+    vps::Fd master;
+    vps::Fd slave;
+    std::string slave_path;  // "/dev/pts/N" of the host's devpts
+};
+
+vps::Result<ConsolePty> open_console();
+
+// Copy master -> log until every slave is closed (the VPS stopped). When
+// the log grows past max_bytes it is started afresh, keeping the newest.
+void drain_console(vps::Fd master, const std::string& log_path, size_t max_bytes = 1u << 20);
+
+}  // namespace vzd
