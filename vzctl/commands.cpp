@@ -22,6 +22,14 @@ int fail(const Error& e) {
     return vps::exit_code(e.code());
 }
 
+// Warnings never change the exit status; they say what was accepted but
+// is not (or cannot be) enforced.
+void print_warnings(const Json& r) {
+    if (r.contains("warning")) std::fprintf(stderr, "vzctl: warning: %s\n", r["warning"].get<std::string>().c_str());
+    for (const auto& w : r.value("warnings", Json::array()))
+        if (w.is_string()) std::fprintf(stderr, "vzctl: warning: %s\n", w.get<std::string>().c_str());
+}
+
 Result<Json> call(const Options& o, const Request& req, const std::vector<int>& fds = {}) {
     auto client = Client::connect(o.socket);
     if (!client) return std::move(client).error();
@@ -41,6 +49,7 @@ int cmd_create(const Options& o) {
     if (!o.sample.empty()) req.args["config"] = o.sample;
     auto r = call(o, req);
     if (!r) return fail(r.error());
+    print_warnings(*r);
     if (!o.quiet) std::printf("VPS %s created (private area %s)\n", o.target.c_str(),
                               r->value("private", std::string()).c_str());
     return 0;
@@ -51,6 +60,7 @@ int cmd_simple(const Options& o, Op op, const char* done) {
     if (op == Op::stop) req.args["fast"] = o.fast;
     auto r = call(o, req);
     if (!r) return fail(r.error());
+    print_warnings(*r);
     if (!o.quiet) std::printf("VPS %s %s\n", o.target.c_str(), done);
     return 0;
 }
@@ -79,7 +89,7 @@ int cmd_set(const Options& o) {
     if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
     auto r = call(o, req);
     if (!r) return fail(r.error());
-    if (r->contains("warning")) std::fprintf(stderr, "vzctl: warning: %s\n", (*r)["warning"].get<std::string>().c_str());
+    print_warnings(*r);
     if (!o.quiet && r->value("saved", false)) std::printf("Saved parameters for VPS %s\n", o.target.c_str());
     return 0;
 }

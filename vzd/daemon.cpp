@@ -100,7 +100,7 @@ Result<void> Daemon::init() {
     auto lock = lock_root(layout_.root());
     if (!lock) return std::move(lock).error();
     root_lock_ = std::move(*lock);
-    host_cpus_ = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+    probe_host();
 
     cgroups::Options copts;
     copts.mode = cgroup_mode(cfg_.cgroup_mode);
@@ -312,13 +312,6 @@ Result<uint32_t> Daemon::resolve(const std::string& target) {
     if (!sys::exists(layout_.conf(*id)))
         return Error::make(Errc::no_such_vps, "VPS " + target + " does not exist");
     return id;
-}
-
-vps::plan::HostFacts Daemon::facts() const {
-    vps::plan::HostFacts f;
-    f.cpus = host_cpus_;
-    f.storage_root = layout_.root();
-    return f;
 }
 
 Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid) const {

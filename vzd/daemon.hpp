@@ -84,6 +84,13 @@ private:
     Result<std::map<std::string, std::string>> load_sample(const std::string& name) const;
     vps::plan::HostFacts facts() const;
 
+    // Host facts behind limits (limits.cpp).
+    void probe_host();
+    cgroups::Limits limits_for(const vps::plan::Plan& plan) const;
+    std::vector<std::string> warnings_for(const vps::plan::Plan& plan) const;
+    Result<void> apply_disk_quota(const vps::plan::Plan& plan) const;
+    Result<void> tag_private_area(const std::string& dir, uint32_t ctid) const;
+
     // Operations (ops.cpp, exec_ops.cpp).
     Result<nlohmann::json> op_create(const vps::proto::Request& req);
     Result<nlohmann::json> op_start(uint32_t ctid);
@@ -111,6 +118,12 @@ private:
     vps::Fd root_lock_;
     vps::Fd listen_;
     uint32_t host_cpus_ = 1;
+    uint32_t numa_nodes_ = 1;
+    uint64_t nr_open_ = 1048576;
+    std::string io_device_;        // "MAJ:MIN" of the disk under private/
+    std::string io_device_error_;  // why there is none
+    bool quota_enabled_ = false;
+    std::string quota_off_reason_;
 
     std::mutex registry_m_;
     std::map<uint32_t, std::shared_ptr<Vps>> vpses_;

@@ -112,7 +112,8 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     auto p = params_arg(req.args);
     if (!p) return std::move(p).error();
     if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
-    if (auto plan = vps::plan::build(cfg, facts()); !plan) return std::move(plan).error();
+    auto plan = vps::plan::build(cfg, facts());
+    if (!plan) return std::move(plan).error();
     auto tarball = layout_.find_template(cfg.ostemplate);
     if (!tarball) return std::move(tarball).error();
     // Reserve the name before the slow unpack so that two creates cannot
@@ -120,7 +121,8 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     if (auto r = reserve_name(cfg.name, *id); !r) return std::move(r).error();
     ScopeExit release_name([&] { unreserve_name(cfg.name, *id); });
 
-    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id)); !r)
+    auto tag = [&](const std::string& dir) { return tag_private_area(dir, *id); };
+    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id), tag); !r)
         return std::move(r).error();
     if (auto r = vps::config::save_vps(layout_.conf(*id), cfg); !r) {
         (void)sys::remove_tree(layout_.private_dir(*id));
@@ -128,7 +130,9 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     }
     release_name.dismiss();
     log("VPS " + id_str(*id) + " created from template " + cfg.ostemplate);
-    return json{{"ctid", *id}, {"private", layout_.private_dir(*id)}};
+    json out{{"ctid", *id}, {"private", layout_.private_dir(*id)}};
+    if (auto w = warnings_for(*plan); !w.empty()) out["warnings"] = w;
+    return out;
 }
 
 Result<json> Daemon::op_start(uint32_t ctid) {
@@ -136,7 +140,10 @@ Result<json> Daemon::op_start(uint32_t ctid) {
     auto lock = OpLock::take(*v, "start");
     if (!lock) return std::move(lock).error();
     if (auto r = start_locked(*v); !r) return std::move(r).error().with_context("start " + id_str(ctid));
-    return json{{"ctid", ctid}, {"status", "running"}};
+    json out{{"ctid", ctid}, {"status", "running"}};
+    std::lock_guard g(v->m);
+    if (auto w = warnings_for(v->plan); !w.empty()) out["warnings"] = w;
+    return out;
 }
 
 Result<json> Daemon::op_stop(uint32_t ctid, bool fast) {
@@ -245,11 +252,13 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
     const bool save = args.value("save", false);
 
     json out{{"ctid", ctid}, {"applied", false}, {"saved", save}};
+    if (auto w = warnings_for(*plan); !w.empty()) out["warnings"] = w;
     {
         std::lock_guard g(v->m);
         if (v->running && v->group) {
-            if (auto r = v->group->apply(vps::params::to_cgroup_limits(plan->resources)); !r)
+            if (auto r = v->group->apply(limits_for(*plan)); !r)
                 return std::move(r).error().with_context("set " + id_str(ctid));
+            if (auto r = apply_disk_quota(*plan); !r) return std::move(r).error();
             if (!hostname.empty()) {
                 vps::runtime::Target t{v->running->pid, v->running->pidfd.ref(), v->group.get(), &v->plan};
                 if (auto r = vps::runtime::set_hostname(t, hostname); !r) return std::move(r).error();

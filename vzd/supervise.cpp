@@ -60,7 +60,11 @@ Result<void> Daemon::start_locked(Vps& v) {
 
     auto group = cgroups_->create(std::to_string(id));
     if (!group) return std::move(group).error();
-    if (auto r = (*group)->apply(vps::params::to_cgroup_limits(plan->resources)); !r) {
+    if (auto r = apply_disk_quota(*plan); !r) {
+        discard_group(**group);
+        return r;
+    }
+    if (auto r = (*group)->apply(limits_for(*plan)); !r) {
         discard_group(**group);
         return std::move(r).error().with_context("apply limits");
     }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +72,9 @@ Result<RunState> load_state(const std::string& path);
 // Unpack a template tarball into dir (which must not exist yet) through a
 // temporary sibling, so a failed or interrupted unpack leaves nothing
 // behind under dir's name.
-Result<void> unpack_template(const std::string& tarball, const std::string& dir);
+// prepare runs on the still-empty directory first (to tag it with a disk
+// quota project that everything unpacked then inherits).
+Result<void> unpack_template(const std::string& tarball, const std::string& dir,
+                             const std::function<Result<void>(const std::string&)>& prepare = {});
 
 }  // namespace vps::storage

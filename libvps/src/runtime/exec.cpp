@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@ namespace {
 struct Confinement {
     caps::Prepared caps;
     seccomp::Program filter;
+    std::optional<plan::Rlimit> nofile;
 };
 
 Result<Confinement> confinement(const plan::Plan& plan) {
@@ -37,7 +39,7 @@ Result<Confinement> confinement(const plan::Plan& plan) {
     if (!c) return std::move(c).error();
     auto f = seccomp::compile(plan.seccomp_deny);
     if (!f) return std::move(f).error();
-    return Confinement{std::move(*c), std::move(*f)};
+    return Confinement{std::move(*c), std::move(*f), plan.rlimit_nofile};
 }
 
 void say(int fd, const std::string& msg) { (void)!::write(fd, msg.data(), msg.size()); }
@@ -73,6 +75,10 @@ std::vector<std::string> merged_env(const plan::Plan& plan, const std::vector<st
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     reset_signals();
     if (::chdir("/") < 0) ::_exit(126);
+    if (c.nofile) {
+        struct rlimit rl {c.nofile->soft, c.nofile->hard};
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
     if (caps::apply(c.caps) < 0) {
         say(errfd, std::string("vzd: drop capabilities: ") + std::strerror(errno) + "\n");
         ::_exit(126);

@@ -16,6 +16,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,6 +39,8 @@ enum class Stage : int32_t {
     cgroup_ns,
     rootfs,
     hostname,
+    ipc_sysctl,
+    rlimit,
     session,
     stdio,
     caps,
@@ -62,6 +65,11 @@ struct ChildSpec {
     std::vector<char*> envp;
     caps::Prepared caps;
     seccomp::Program filter;
+    // IPC beancounters: /proc/sys/kernel/<name> of the VPS's new IPC
+    // namespace, written by the child before init runs.
+    std::vector<std::pair<std::string, std::string>> sysctls;
+    bool has_nofile = false;
+    struct rlimit nofile {};
     int console = -1;
     int go_fd = -1;
     int report_fd = -1;
@@ -73,6 +81,17 @@ struct ChildSpec {
     ::_exit(127);
 }
 
+// Allocation-free write of a /proc/sys knob.
+int write_knob(const char* path, const std::string& value) noexcept {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = ::write(fd, value.data(), value.size());
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    return n < 0 ? -1 : 0;
+}
+
 [[noreturn]] void child_main(const ChildSpec& s) noexcept {
     reset_signals();
     char go = 0;
@@ -81,6 +100,10 @@ struct ChildSpec {
     int failed = rootfs::run_steps(s.steps.data(), s.steps.size());
     if (failed >= 0) child_fail(s, Stage::rootfs, failed);
     if (::sethostname(s.hostname.data(), s.hostname.size()) < 0) child_fail(s, Stage::hostname, 0);
+    for (size_t i = 0; i < s.sysctls.size(); ++i)
+        if (write_knob(s.sysctls[i].first.c_str(), s.sysctls[i].second) < 0)
+            child_fail(s, Stage::ipc_sysctl, static_cast<int>(i));
+    if (s.has_nofile && ::setrlimit(RLIMIT_NOFILE, &s.nofile) < 0) child_fail(s, Stage::rlimit, 0);
     if (::setsid() < 0) child_fail(s, Stage::session, 0);
     // stdin is the VPS's own /dev/null; output goes to the console log.
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -105,6 +128,14 @@ Result<void> prepare(ChildSpec& s, const plan::Plan& plan, const std::string& co
     s.argv.push_back(nullptr);
     for (auto& e : s.env_store) s.envp.push_back(e.data());
     s.envp.push_back(nullptr);
+    // Written after pivot_root, through the VPS's own /proc.
+    for (const auto& [name, value] : plan.ipc_sysctls)
+        s.sysctls.emplace_back("/proc/sys/" + name, value);
+    if (plan.rlimit_nofile) {
+        s.has_nofile = true;
+        s.nofile.rlim_cur = plan.rlimit_nofile->soft;
+        s.nofile.rlim_max = plan.rlimit_nofile->hard;
+    }
     auto caps = caps::prepare(plan.caps_drop);
     if (!caps) return std::move(caps).error();
     s.caps = std::move(*caps);
@@ -125,6 +156,12 @@ Error child_error(const ChildSpec& s, const Report& r) {
             return Error::sys("rootfs", {}, r.err);
         case Stage::hostname:
             return Error::sys("sethostname", s.hostname, r.err);
+        case Stage::ipc_sysctl:
+            if (r.index >= 0 && static_cast<size_t>(r.index) < s.sysctls.size())
+                return Error::sys("write", s.sysctls[r.index].first + " = " + s.sysctls[r.index].second, r.err);
+            return Error::sys("write", "IPC sysctl", r.err);
+        case Stage::rlimit:
+            return Error::sys("setrlimit", "RLIMIT_NOFILE (numfile)", r.err);
         case Stage::session:
             return Error::sys("setsid", {}, r.err);
         case Stage::stdio:

@@ -104,11 +104,18 @@ Result<RunState> load_state(const std::string& path) {
     return decode_state(*text, path);
 }
 
-Result<void> unpack_template(const std::string& tarball, const std::string& dir) {
+Result<void> unpack_template(const std::string& tarball, const std::string& dir,
+                             const std::function<Result<void>(const std::string&)>& prepare) {
     if (sys::exists(dir)) return Error::sys("create", dir, EEXIST).with_code(Errc::vps_exists);
     const std::string tmp = dir + ".partial";
     if (auto r = sys::remove_tree(tmp); !r) return r;
     if (auto r = sys::mkdir(tmp, 0755); !r) return r;
+    if (prepare) {
+        if (auto r = prepare(tmp); !r) {
+            (void)sys::remove_tree(tmp);
+            return r;
+        }
+    }
     auto r = sys::run({"tar", "--numeric-owner", "-xpf", tarball, "-C", tmp});
     if (!r) {
         (void)sys::remove_tree(tmp);
