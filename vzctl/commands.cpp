@@ -136,6 +136,7 @@ int cmd_enter(const Options& o) {
 }  // namespace
 
 int cmd_list(const Options& o);  // list.cpp
+int cmd_ubc(const Options& o);   // list.cpp
 
 int run(const Options& o) {
     const std::string& c = o.command;
@@ -146,6 +147,7 @@ int run(const Options& o) {
     if (c == "destroy") return cmd_simple(o, Op::destroy, "destroyed");
     if (c == "status") return cmd_status(o);
     if (c == "list") return cmd_list(o);
+    if (c == "ubc") return cmd_ubc(o);
     if (c == "set") return cmd_set(o);
     if (c == "exec") return cmd_exec(o);
     if (c == "enter") return cmd_enter(o);

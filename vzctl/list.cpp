@@ -96,4 +96,43 @@ int cmd_list(const Options& o) {
     return 0;
 }
 
+namespace {
+
+std::string ubc_cell(const Json& v) {
+    if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+    return "-";
+}
+
+}  // namespace
+
+// The layout of /proc/user_beancounters, which admins' scripts parse.
+int cmd_ubc(const Options& o) {
+    auto client = Client::connect(o.socket);
+    if (!client) {
+        std::fprintf(stderr, "vzctl: %s\n", client.error().message().c_str());
+        return vps::exit_code(client.error().code());
+    }
+    auto r = client->call(vps::proto::Request{vps::proto::Op::ubc, o.target, Json::object()});
+    if (!r) {
+        std::fprintf(stderr, "vzctl: %s\n", r.error().message().c_str());
+        return vps::exit_code(r.error().code());
+    }
+    if (o.json) {
+        std::cout << vps::proto::to_text(*r, 2) << "\n";
+        return 0;
+    }
+    std::printf("%10s  %-12s %20s %20s %20s %20s %10s\n", "uid", "resource", "held", "maxheld",
+                "barrier", "limit", "failcnt");
+    bool first = true;
+    for (const auto& b : r->value("beancounters", Json::array())) {
+        std::string id = first ? std::to_string(r->value("ctid", 0u)) + ":" : "";
+        first = false;
+        std::printf("%10s  %-12s %20s %20s %20s %20s %10s\n", id.c_str(),
+                    b.value("resource", std::string()).c_str(), ubc_cell(b["held"]).c_str(),
+                    ubc_cell(b["maxheld"]).c_str(), ubc_cell(b["barrier"]).c_str(),
+                    ubc_cell(b["limit"]).c_str(), ubc_cell(b["failcnt"]).c_str());
+    }
+    return 0;
+}
+
 }  // namespace vzctl

@@ -83,6 +83,10 @@ int main(int argc, char** argv) {
     status->add_option("ctid", o.target, "CTID or name")->required();
     status->add_flag("--json", o.json, "print JSON");
 
+    auto* ubc = app.add_subcommand("ubc", "show beancounters: held, maxheld, barrier, limit, failcnt");
+    ubc->add_option("ctid", o.target, "CTID or name")->required();
+    ubc->add_flag("--json", o.json, "print JSON");
+
     auto* list = app.add_subcommand("list", "list VPSes (as vzlist)");
     list->add_flag("-a,--all", o.all, "include stopped VPSes");
     list->add_option("-o,--output", o.columns, "columns: ctid,numproc,status,ip,hostname,name,ostemplate");

@@ -269,6 +269,9 @@ proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& 
         case Op::list:
             out = op_list();
             break;
+        case Op::ubc:
+            out = with_ctid([&](uint32_t id) { return op_ubc(id); });
+            break;
         case Op::set:
             out = with_ctid([&](uint32_t id) { return op_set(id, req.args); });
             break;
@@ -281,7 +284,7 @@ proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& 
     }
     if (!out) {
         Error e = std::move(out).error();
-        if (req.op != Op::list && req.op != Op::status)
+        if (req.op != Op::list && req.op != Op::status && req.op != Op::ubc)
             log(std::string(proto::op_name(req.op)) + " " + req.target + ": " + e.message());
         return failure(std::move(e));
     }

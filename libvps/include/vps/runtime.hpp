@@ -64,6 +64,16 @@ Result<Entered> spawn_enter(const Target& t, const std::vector<std::string>& env
 // Set the hostname inside a running VPS's UTS namespace.
 Result<void> set_hostname(const Target& t, const std::string& hostname);
 
+// System V IPC objects held inside a running VPS's IPC namespace, read from
+// /proc/sysvipc by a helper that joins that namespace.
+struct IpcUsage {
+    uint64_t shm_segments = 0;
+    uint64_t shm_pages = 0;   // sum of segment sizes, in 4 KiB pages
+    uint64_t semaphores = 0;  // sum of nsems over all sets
+    uint64_t msg_queues = 0;
+};
+Result<IpcUsage> ipc_usage(const Target& t);
+
 // Undo the daemon's signal mask and ignored signals before exec.
 void reset_signals() noexcept;
 

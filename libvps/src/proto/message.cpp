@@ -8,7 +8,7 @@
 namespace vps::proto {
 namespace {
 
-constexpr std::array<std::pair<Op, std::string_view>, 11> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 12> kOps{{
     {Op::create, "create"},
     {Op::start, "start"},
     {Op::stop, "stop"},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<Op, std::string_view>, 11> kOps{{
     {Op::exec, "exec"},
     {Op::enter, "enter"},
     {Op::ping, "ping"},
+    {Op::ubc, "ubc"},
 }};
 
 Error protocol_error(std::string detail) { return Error::make(Errc::protocol, std::move(detail)); }
