@@ -20,6 +20,7 @@
 #include "vps/fd.hpp"
 #include "vps/plan.hpp"
 #include "vps/proto.hpp"
+#include "vps/runtime.hpp"
 #include "vps/storage.hpp"
 
 namespace vzd {
@@ -90,6 +91,7 @@ private:
     std::vector<std::string> warnings_for(const vps::plan::Plan& plan) const;
     Result<void> apply_disk_quota(const vps::plan::Plan& plan) const;
     Result<void> tag_private_area(const std::string& dir, uint32_t ctid) const;
+    vps::runtime::Lxcfs lxcfs_mounts() const;
 
     // Operations (ops.cpp, exec_ops.cpp).
     Result<nlohmann::json> op_create(const vps::proto::Request& req);

@@ -1,10 +1,12 @@
 // Resource limits that need host facts: the disk under the storage area
 // (for io.max), project quotas (for diskspace/diskinodes), NUMA nodes and
 // the kernel's open-file ceiling.
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "daemon.hpp"
 #include "vps/disk.hpp"
+#include "vps/runtime.hpp"
 #include "vps/sys.hpp"
 
 namespace vzd {
@@ -99,6 +101,22 @@ Result<void> Daemon::apply_disk_quota(const vps::plan::Plan& plan) const {
     auto r = vps::disk::set_limits(plan.private_dir, plan.ctid, quota_limits(plan));
     if (!r) return std::move(r).error().with_context("disk quota");
     return vps::ok();
+}
+
+// lxcfs is looked for at each start: it may have been started (or have
+// died) since vzd came up. Only a FUSE mount counts, so an empty directory
+// left at the path is never bound over a VPS's /proc.
+vps::runtime::Lxcfs Daemon::lxcfs_mounts() const {
+    vps::runtime::Lxcfs l;
+    if (cfg_.lxcfs.empty()) return l;
+    const std::string proc = cfg_.lxcfs + "/proc";
+    struct statfs st {};
+    constexpr long kFuseMagic = 0x65735546;
+    if (::statfs(proc.c_str(), &st) < 0 || st.f_type != kFuseMagic) return l;
+    for (const char* f : {"cpuinfo", "diskstats", "loadavg", "meminfo", "stat", "swaps", "uptime"})
+        if (sys::exists(proc + "/" + f)) l.files.emplace_back(f);
+    if (!l.files.empty()) l.proc_dir = proc;
+    return l;
 }
 
 Result<void> Daemon::tag_private_area(const std::string& dir, uint32_t ctid) const {

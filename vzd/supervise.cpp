@@ -74,7 +74,8 @@ Result<void> Daemon::start_locked(Vps& v) {
         return std::move(console).error().with_context("console");
     }
     (void)sys::write_file_atomic(layout_.console_log(id), "", 0600);  // a fresh log per start
-    auto started = vps::runtime::start(*plan, **group, {console->slave.ref(), console->slave_path});
+    auto started = vps::runtime::start(*plan, **group, {console->slave.ref(), console->slave_path},
+                                       lxcfs_mounts());
     console->slave.reset();  // init holds the only slave: its exit ends the drain
     if (!started) {
         discard_group(**group);

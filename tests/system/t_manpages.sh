@@ -63,13 +63,36 @@ else
     note_skip "content checks need man and col"
 fi
 
-# With a built vzctl, the page and the program agree on the commands.
-if [ -x "$VZCTL_BIN" ]; then
-    help=$("$VZCTL_BIN" --help 2>&1)
-    for cmd in create start stop restart destroy status list set exec enter; do
-        assert_contains "$help" "$cmd" "vzctl --help (command documented in vzctl.8)"
+# With a built product, the pages and the programs agree: every command
+# and parameter vzctl accepts and every key vz.yaml takes is documented.
+if [ -x "$VZCTL_BIN" ] && [ -n "${vzctl8:-}" ]; then
+    cmds=$("$VZCTL_BIN" --help 2>&1 | sed -n '/^Subcommands:/,$p' | tail -n +2 |
+        sed 's/^ *//; s/  .*//; s/,/ /g')
+    [ -n "$cmds" ] || fail "vzctl --help lists no commands"
+    for cmd in $cmds; do
+        grep -qE "^   ([a-z].*[ ,])?$cmd( |,|$)" <<<"$vzctl8" ||
+            fail "vzctl accepts command '$cmd' but vzctl.8 has no subsection for it"
     done
-    for param in physpages swappages numproc cpuunits cpulimit cpus ram swap; do
-        assert_contains "$("$VZCTL_BIN" set --help 2>&1)" "--$param" "vzctl set --help (parameter documented in vzctl.8)"
+    params=$("$VZCTL_BIN" set --help 2>&1 | sed -n 's/^ *--\([a-z0-9]*\) TEXT.*/\1/p' | grep -vx hostname)
+    [ -n "$params" ] || fail "vzctl set --help lists no parameters"
+    for param in $params; do
+        grep -qw -- "$param" <<<"$(sed -n '/^PARAMETERS/,/^EXIT STATUS/p' <<<"$vzctl8")" ||
+            fail "vzctl set accepts --$param but vzctl.8 PARAMETERS does not document it"
+    done
+fi
+if [ -x "$VZD_BIN" ] && [ -n "${vzyaml5:-}" ]; then
+    # vzd names its known keys when vz.yaml has an unknown one; it stops
+    # there, before it touches anything.
+    scratch=$VZT_TMP/vzd-root
+    mkdir -p "$scratch"
+    echo "no_such_key_vzt: 1" >"$scratch/vz.yaml"
+    run timeout 20 "$VZD_BIN" --root "$scratch"
+    assert_eq 21 "$RC" "vzd with an unknown key in vz.yaml"
+    keys=$(sed -n 's/.*(known: \([^)]*\)).*/\1/p' <<<"$ERR" | tr ',' ' ')
+    if [ -z "$keys" ]; then
+        fail "vzd's error for an unknown vz.yaml key lists no known keys: $(vzt_short "$ERR")"
+    fi
+    for key in $keys; do
+        grep -qE "^ +$key:" <<<"$vzyaml5" || fail "vzd accepts vz.yaml key '$key' but vz.yaml.5 does not document it"
     done
 fi

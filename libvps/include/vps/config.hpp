@@ -22,6 +22,10 @@ struct GlobalConfig {
     std::string admin_group;                // group allowed besides root ("" = root only)
     std::string cgroup_mode = "auto";       // auto | v1 | v2
     int stop_timeout = 10;                  // seconds before a stop turns into a kill
+    // Where lxcfs is mounted. When it runs there, each VPS's /proc/meminfo,
+    // cpuinfo, stat, uptime, loadavg, diskstats and swaps come from it, so
+    // free, top and uptime inside show the VPS's own limits. "" = never.
+    std::string lxcfs = "/var/lib/lxcfs";
     // Parameters a new VPS gets unless create or its template says otherwise,
     // by OpenVZ name ("physpages" -> "0:256M").
     std::map<std::string, std::string> defaults;

@@ -29,10 +29,17 @@ struct Console {
     std::string path = "/dev/null";
 };
 
+// Files of a running lxcfs to bind over the VPS's /proc.
+struct Lxcfs {
+    std::string proc_dir;  // e.g. /var/lib/lxcfs/proc
+    std::vector<std::string> files;
+};
+
 // Clone the VPS's init into new pid, mount, uts, ipc, net and cgroup
 // namespaces inside `group`, build its root and exec init. Returns once
 // init has been exec'd (or with the step that failed, and no process left).
-Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console);
+Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console,
+                      const Lxcfs& lxcfs = {});
 
 // A running VPS as seen from outside: its init and cgroup.
 struct Target {

@@ -108,11 +108,13 @@ Result<int> parse_int(const Entry& e, const std::string& text, std::string_view 
 }
 
 std::string global_keys() {
-    return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, defaults";
+    return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, lxcfs, defaults";
 }
 
 // Why a vz.yaml string setting is unusable, or "" when it is fine.
 std::string check_global_text(const std::string& key, const std::string& v) {
+    if (key == "lxcfs" && !v.empty() && v.front() != '/')
+        return key + ": '" + v + "' is not an absolute path (or \"\" to turn lxcfs off)";
     if ((key == "socket" || key == "runtime_dir") && (v.empty() || v.front() != '/'))
         return key + ": '" + v + "' is not an absolute path";
     if (key == "cgroup_base") {
@@ -152,11 +154,12 @@ Result<void> set_global(GlobalConfig& cfg, const Entry& e, std::string_view orig
                          : e.key == "cgroup_base" ? &cfg.cgroup_base
                          : e.key == "admin_group" ? &cfg.admin_group
                          : e.key == "cgroup_mode" ? &cfg.cgroup_mode
+                         : e.key == "lxcfs"       ? &cfg.lxcfs
                                                   : nullptr;
     if (!field && e.key != "stop_timeout")
         return config_error(origin, e.mark,
                             "unknown key '" + e.key + "' (known: " + global_keys() + ")");
-    auto text = scalar(e, origin, e.key == "admin_group");
+    auto text = scalar(e, origin, e.key == "admin_group" || e.key == "lxcfs");
     if (!text) return std::move(text).error();
     if (!field) {
         auto v = parse_int(e, *text, origin, 1, 3600);
@@ -275,6 +278,7 @@ std::string dump_global(const GlobalConfig& cfg) {
     out << YAML::Key << "admin_group" << YAML::Value << cfg.admin_group;
     out << YAML::Key << "cgroup_mode" << YAML::Value << cfg.cgroup_mode;
     out << YAML::Key << "stop_timeout" << YAML::Value << cfg.stop_timeout;
+    out << YAML::Key << "lxcfs" << YAML::Value << cfg.lxcfs;
     out << YAML::Key << "defaults" << YAML::Value;
     if (cfg.defaults.empty()) out << YAML::Flow;
     out << YAML::BeginMap;

@@ -70,7 +70,7 @@ std::string Step::describe() const {
     return "rootfs step";
 }
 
-std::vector<Step> plan_steps(const plan::Plan& plan, const std::string& console_source) {
+std::vector<Step> plan_steps(const plan::Plan& plan, const HostMounts& host) {
     const std::string& root = plan.root_dir;
     std::vector<Step> steps;
     // Nothing we mount may propagate back to the host's mount namespace.
@@ -80,7 +80,10 @@ std::vector<Step> plan_steps(const plan::Plan& plan, const std::string& console_
     steps.push_back(mount_step("proc", root + "/proc", "proc", kNoSuidDevExec));
     steps.push_back(dir_step(root + "/sys", 0555));
     steps.push_back(mount_step("sysfs", root + "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY));
-    add_dev(steps, root, console_source);
+    // lxcfs answers reads of these files with the reader's cgroup limits.
+    for (const auto& f : host.lxcfs_files)
+        steps.push_back(mount_step(host.lxcfs_proc + "/" + f, root + "/proc/" + f, {}, MS_BIND));
+    add_dev(steps, root, host.console);
     steps.push_back(dir_step(root + "/run", 0755));
     steps.push_back(mount_step("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV,
                                "mode=755,size=65536k"));

@@ -37,9 +37,16 @@ struct Step {
 };
 
 // Everything from private propagation to pivot_root, in order.
-// console_source is what /dev/console is bound from: the slave of the
-// pseudo-terminal vzd holds for the VPS.
-std::vector<Step> plan_steps(const plan::Plan& plan, const std::string& console_source = "/dev/null");
+// What the host adds to a VPS root beyond its plan.
+struct HostMounts {
+    // What /dev/console is bound from: the slave of the pty vzd holds.
+    std::string console = "/dev/null";
+    // lxcfs's proc directory and the files in it to bind over /proc.
+    std::string lxcfs_proc;
+    std::vector<std::string> lxcfs_files;
+};
+
+std::vector<Step> plan_steps(const plan::Plan& plan, const HostMounts& host = {});
 
 // Child side: run steps[0..n); on failure returns the index of the failed
 // step and leaves errno set. Returns -1 on success. Allocation-free.

@@ -119,8 +119,8 @@ int write_knob(const char* path, const std::string& value) noexcept {
     child_fail(s, Stage::exec, 0);
 }
 
-Result<void> prepare(ChildSpec& s, const plan::Plan& plan, const std::string& console) {
-    s.steps = rootfs::plan_steps(plan, console);
+Result<void> prepare(ChildSpec& s, const plan::Plan& plan, const rootfs::HostMounts& host) {
+    s.steps = rootfs::plan_steps(plan, host);
     s.hostname = plan.hostname;
     s.argv_store = plan.init_argv;
     s.env_store = plan.init_env;
@@ -194,9 +194,10 @@ Result<void> await_exec(const ChildSpec& s, FdRef report) {
 
 }  // namespace
 
-Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console) {
+Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console,
+                      const Lxcfs& lxcfs) {
     ChildSpec spec;
-    if (auto r = prepare(spec, plan, console.path); !r) return std::move(r).error();
+    if (auto r = prepare(spec, plan, {console.path, lxcfs.proc_dir, lxcfs.files}); !r) return std::move(r).error();
     auto go = sys::pipe();
     if (!go) return std::move(go).error();
     auto report = sys::pipe();
