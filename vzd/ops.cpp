@@ -259,11 +259,14 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
             if (auto r = v->group->apply(limits_for(*plan)); !r)
                 return std::move(r).error().with_context("set " + id_str(ctid));
             if (auto r = apply_disk_quota(*plan); !r) return std::move(r).error();
+            vps::runtime::Target live{v->running->pid, v->running->pidfd.ref(), v->group.get(), &v->plan};
+            if (auto r = vps::runtime::set_ipc_sysctls(live, plan->ipc_sysctls); !r)
+                return std::move(r).error().with_context("set " + id_str(ctid));
             if (!hostname.empty()) {
                 vps::runtime::Target t{v->running->pid, v->running->pidfd.ref(), v->group.get(), &v->plan};
                 if (auto r = vps::runtime::set_hostname(t, hostname); !r) return std::move(r).error();
             }
-            v->plan.resources = plan->resources;
+            v->plan = *plan;
             out["applied"] = true;
         }
     }

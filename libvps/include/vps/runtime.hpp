@@ -81,6 +81,10 @@ struct IpcUsage {
 };
 Result<IpcUsage> ipc_usage(const Target& t);
 
+// Write IPC beancounters (names under /proc/sys, e.g. "kernel/shmmni")
+// into a running VPS's IPC namespace: `vzctl set --numshm` applied live.
+Result<void> set_ipc_sysctls(const Target& t, const std::vector<std::pair<std::string, std::string>>& sysctls);
+
 // Undo the daemon's signal mask and ignored signals before exec.
 void reset_signals() noexcept;
 

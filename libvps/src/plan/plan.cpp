@@ -302,6 +302,9 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     p.ipc_sysctls = params::ipc_sysctls(p.resources);
     p.warnings = params::warnings(cfg.params);
     p.caps_drop = cap_numbers(default_caps_drop());
+    // Quota hard limits do not bind a holder of CAP_SYS_RESOURCE: a VPS
+    // with a disk quota must not have it, or its root could fill the disk.
+    if (p.disk_quota) p.caps_drop.push_back(CAP_SYS_RESOURCE);
     p.seccomp_deny = default_seccomp_deny();
     return p;
 }

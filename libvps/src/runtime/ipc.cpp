@@ -71,4 +71,40 @@ Result<IpcUsage> ipc_usage(const Target& t) {
     return u;
 }
 
+Result<void> set_ipc_sysctls(const Target& t,
+                             const std::vector<std::pair<std::string, std::string>>& sysctls) {
+    if (sysctls.empty()) return ok();
+    auto chan = sys::pipe();
+    if (!chan) return std::move(chan).error();
+    pid_t pid = ::fork();
+    if (pid < 0) return Error::sys("fork");
+    if (pid == 0) {
+        chan->first.reset();
+        int failed = -1, err = 0;
+        if (::setns(t.init_pidfd.get(), CLONE_NEWIPC) < 0) {
+            failed = static_cast<int>(sysctls.size());
+            err = errno;
+        }
+        for (size_t i = 0; failed < 0 && i < sysctls.size(); ++i) {
+            auto r = sys::write_file("/proc/sys/" + sysctls[i].first, sysctls[i].second);
+            if (!r) {
+                failed = static_cast<int>(i);
+                err = r.error().err();
+            }
+        }
+        int msg[2] = {failed, err};
+        ::_exit(::write(chan->second.get(), msg, sizeof msg) == sizeof msg ? 0 : 1);
+    }
+    chan->second.reset();
+    int msg[2] = {-2, 0};
+    ssize_t n = ::read(chan->first.get(), msg, sizeof msg);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof msg)) return Error::make(Errc::system, "IPC sysctl helper died");
+    if (msg[0] == static_cast<int>(sysctls.size())) return Error::sys("setns", "IPC namespace", msg[1]);
+    if (msg[0] >= 0)
+        return Error::sys("write", "/proc/sys/" + sysctls[msg[0]].first + " = " + sysctls[msg[0]].second, msg[1]);
+    return ok();
+}
+
 }  // namespace vps::runtime
