@@ -1,9 +1,11 @@
 // `vzctl list`, with vzlist's columns and layout.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "client.hpp"
 #include "commands.hpp"
+#include "vps/params.hpp"
 #include "vps/sys.hpp"
 
 namespace vzctl {
@@ -13,22 +15,54 @@ using vps::proto::Json;
 namespace {
 
 struct Column {
-    const char* name;
-    const char* header;
+    std::string name;
+    std::string header;
     int width;  // negative: left-aligned
 };
 
-constexpr Column kColumns[] = {
+const Column kColumns[] = {
     {"ctid", "CTID", 10},          {"numproc", "NPROC", 10},   {"status", "STATUS", -9},
     {"ip", "IP_ADDR", -15},        {"hostname", "HOSTNAME", -20}, {"name", "NAME", -16},
     {"ostemplate", "OSTEMPLATE", -16},
 };
 
-const Column* find_column(const std::string& name) {
+// vzlist's parameter columns: "physpages" (held while running, else the
+// configured value), "physpages.b" and "physpages.l" (barrier and limit).
+std::optional<Column> param_column(const std::string& name) {
+    std::string base = name;
+    if (name.size() > 2 && (name.ends_with(".b") || name.ends_with(".l")))
+        base = name.substr(0, name.size() - 2);
+    if (!vps::params::is_known(base)) return std::nullopt;
+    std::string header = name;
+    for (auto& ch : header) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return Column{name, header, std::max<int>(12, static_cast<int>(header.size()))};
+}
+
+std::optional<Column> find_column(const std::string& name) {
     std::string n = name == "veid" ? "ctid" : name == "nproc" ? "numproc" : name == "ip_addr" ? "ip" : name;
     for (const auto& c : kColumns)
-        if (n == c.name) return &c;
-    return nullptr;
+        if (n == c.name) return c;
+    return param_column(n);
+}
+
+// "0:65536" -> barrier "0", limit "65536"; one value is both.
+std::string barrier_or_limit(const std::string& value, bool limit) {
+    auto colon = value.find(':');
+    if (colon == std::string::npos) return value;
+    return limit ? value.substr(colon + 1) : value.substr(0, colon);
+}
+
+std::string param_cell(const Json& row, const std::string& n) {
+    const bool suffixed = n.ends_with(".b") || n.ends_with(".l");
+    const std::string base = suffixed ? n.substr(0, n.size() - 2) : n;
+    if (!suffixed) {
+        const Json held = row.value("held", Json::object());
+        if (held.contains(base) && held[base].is_number()) return std::to_string(held[base].get<uint64_t>());
+    }
+    const Json params = row.value("params", Json::object());
+    if (!params.contains(base) || !params[base].is_string()) return "-";
+    std::string v = params[base].get<std::string>();
+    return suffixed ? barrier_or_limit(v, n.ends_with(".l")) : v;
 }
 
 std::string cell(const Json& row, const Column& c) {
@@ -40,6 +74,7 @@ std::string cell(const Json& row, const Column& c) {
         for (const auto& ip : row.value("ip", Json::array())) out += (out.empty() ? "" : " ") + ip.get<std::string>();
         return out.empty() ? "-" : out;
     }
+    if (vps::params::is_known(n) || n.ends_with(".b") || n.ends_with(".l")) return param_cell(row, n);
     std::string v = row.value(n, std::string());
     return v.empty() ? "-" : v;
 }
@@ -54,15 +89,15 @@ void print_cell(const std::string& text, int width, bool last) {
 }  // namespace
 
 int cmd_list(const Options& o) {
-    std::vector<const Column*> cols;
+    std::vector<Column> cols;
     const std::string spec = o.columns.empty() ? "ctid,numproc,status,ip,hostname" : o.columns;
     for (const auto& name : vps::sys::split(spec, ',')) {
-        const Column* c = find_column(vps::sys::trim(name));
+        auto c = find_column(vps::sys::trim(name));
         if (!c) {
             std::fprintf(stderr, "vzctl: list: unknown column '%s'\n", name.c_str());
             return 20;
         }
-        cols.push_back(c);
+        cols.push_back(*c);
     }
     auto client = Client::connect(o.socket);
     if (!client) {
@@ -83,13 +118,13 @@ int cmd_list(const Options& o) {
     }
     if (!o.no_header) {
         for (size_t i = 0; i < cols.size(); ++i) {
-            print_cell(cols[i]->header, cols[i]->width, i + 1 == cols.size());
+            print_cell(cols[i].header, cols[i].width, i + 1 == cols.size());
             std::printf(i + 1 == cols.size() ? "\n" : " ");
         }
     }
     for (const auto& row : rows) {
         for (size_t i = 0; i < cols.size(); ++i) {
-            print_cell(cell(row, *cols[i]), cols[i]->width, i + 1 == cols.size());
+            print_cell(cell(row, cols[i]), cols[i].width, i + 1 == cols.size());
             std::printf(i + 1 == cols.size() ? "\n" : " ");
         }
     }

@@ -102,6 +102,7 @@ private:
     Result<nlohmann::json> op_status(const std::string& target);
     Result<nlohmann::json> op_list();
     Result<nlohmann::json> op_ubc(uint32_t ctid);
+    nlohmann::json held_counters(Vps& v);
     Result<nlohmann::json> op_set(uint32_t ctid, const nlohmann::json& args);
     Result<nlohmann::json> op_exec(uint32_t ctid, const nlohmann::json& args,
                                    std::vector<vps::Fd>& fds, vps::FdRef conn);

@@ -212,6 +212,22 @@ Result<json> Daemon::op_status(const std::string& target) {
                 {"numproc", procs}};
 }
 
+// What `vzctl list -o physpages,swappages,...` shows as held, in OpenVZ units.
+json Daemon::held_counters(Vps& v) {
+    std::lock_guard g(v.m);
+    json held = json::object();
+    if (!v.group) return held;
+    auto u = v.group->usage();
+    if (!u) return held;
+    auto pages = [](std::optional<uint64_t> b) { return b ? json(*b / vps::params::kPageSize) : json(nullptr); };
+    held["physpages"] = pages(u->memory_current);
+    held["swappages"] = pages(u->swap_current);
+    held["numproc"] = u->pids_current ? json(*u->pids_current) : json(nullptr);
+    held["kmemsize"] = u->memory_stat_kernel ? json(*u->memory_stat_kernel) : json(nullptr);
+    held["cpu_usage_us"] = u->cpu_usage_us ? json(*u->cpu_usage_us) : json(nullptr);
+    return held;
+}
+
 Result<json> Daemon::op_list() {
     auto ctids = layout_.list_ctids();
     if (!ctids) return std::move(ctids).error();
@@ -226,6 +242,9 @@ Result<json> Daemon::op_list() {
             row["hostname"] = cfg->hostname;
             row["name"] = cfg->name;
             row["ostemplate"] = cfg->ostemplate;
+            // vzlist's parameter columns: the value as configured.
+            row["params"] = cfg->params;
+            if (running) row["held"] = held_counters(*v);
         } else {
             row["hostname"] = "";
             row["name"] = "";
