@@ -104,6 +104,15 @@ int main(int argc, char** argv) {
     exec->prefix_command();
     exec->fallthrough(false);  // everything after the CTID is the command
 
+    // `vzctl exec 101 -- ls -l`, as with lxc-attach and nsenter: CLI11 would
+    // take the "--" itself, so drop it before parsing.
+    std::vector<char*> argl(argv, argv + argc);
+    if (auto word = first_word(argc, argv); word == "exec") {
+        auto it = std::find_if(argl.begin() + 1, argl.end(), [](char* a) { return std::string(a) == "exec"; });
+        if (it + 2 < argl.end() && std::string(*(it + 2)) == "--") argl.erase(it + 2);
+    }
+    argc = static_cast<int>(argl.size());
+    argv = argl.data();
     try {
         if (prog == "vzlist") {
             // Installed as a link: `vzlist -a` is `vzctl list -a`.
@@ -133,6 +142,8 @@ int main(int argc, char** argv) {
     }
     CLI::App* cmd = app.get_subcommands().front();
     o.command = cmd->get_name();
-    if (o.command == "exec") o.argv = cmd->remaining();
+    if (o.command == "exec") {
+        o.argv = cmd->remaining();
+    }
     return vzctl::run(o);
 }
