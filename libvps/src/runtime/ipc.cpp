@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <type_traits>
+
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
 
@@ -47,64 +49,59 @@ IpcUsage read_ipc() {
     return u;
 }
 
-}  // namespace
-
-Result<IpcUsage> ipc_usage(const Target& t) {
+// Run fn in a forked helper that has joined the VPS's IPC namespace and
+// return the value it computed, sent back over a pipe.
+template <class T, class Fn>
+Result<T> in_ipc_namespace(const Target& t, const char* what, Fn fn) {
+    static_assert(std::is_trivially_copyable_v<T>);
     auto chan = sys::pipe();
     if (!chan) return std::move(chan).error();
     pid_t pid = ::fork();
-    if (pid < 0) return Error::sys("fork");
+    if (pid < 0) return Error::sys("fork", what);
     if (pid == 0) {
         chan->first.reset();
-        if (::setns(t.init_pidfd.get(), CLONE_NEWIPC) < 0) ::_exit(1);
-        IpcUsage u = read_ipc();
-        ::_exit(::write(chan->second.get(), &u, sizeof u) == sizeof u ? 0 : 1);
+        if (::setns(t.init_pidfd.get(), CLONE_NEWIPC) < 0) ::_exit(2);
+        T value = fn();
+        ::_exit(::write(chan->second.get(), &value, sizeof value) == sizeof value ? 0 : 1);
     }
     chan->second.reset();
-    IpcUsage u;
-    ssize_t n = ::read(chan->first.get(), &u, sizeof u);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    T value{};
+    ssize_t n;
+    do {
+        n = ::read(chan->first.get(), &value, sizeof value);
+    } while (n < 0 && errno == EINTR);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    if (n != static_cast<ssize_t>(sizeof u))
-        return Error::make(Errc::system, "could not read the VPS's IPC usage from /proc/sysvipc");
-    return u;
+    if (n != static_cast<ssize_t>(sizeof value))
+        return Error::make(Errc::system, std::string(what) + ": the helper could not join the VPS's IPC namespace");
+    return value;
+}
+
+struct WriteOutcome {
+    int failed;  // index of the sysctl that could not be written, or -1
+    int err;
+};
+
+}  // namespace
+
+Result<IpcUsage> ipc_usage(const Target& t) {
+    return in_ipc_namespace<IpcUsage>(t, "read /proc/sysvipc", read_ipc);
 }
 
 Result<void> set_ipc_sysctls(const Target& t,
                              const std::vector<std::pair<std::string, std::string>>& sysctls) {
     if (sysctls.empty()) return ok();
-    auto chan = sys::pipe();
-    if (!chan) return std::move(chan).error();
-    pid_t pid = ::fork();
-    if (pid < 0) return Error::sys("fork");
-    if (pid == 0) {
-        chan->first.reset();
-        int failed = -1, err = 0;
-        if (::setns(t.init_pidfd.get(), CLONE_NEWIPC) < 0) {
-            failed = static_cast<int>(sysctls.size());
-            err = errno;
-        }
-        for (size_t i = 0; failed < 0 && i < sysctls.size(); ++i) {
+    auto outcome = in_ipc_namespace<WriteOutcome>(t, "write IPC sysctls", [&] {
+        for (size_t i = 0; i < sysctls.size(); ++i) {
             auto r = sys::write_file("/proc/sys/" + sysctls[i].first, sysctls[i].second);
-            if (!r) {
-                failed = static_cast<int>(i);
-                err = r.error().err();
-            }
+            if (!r) return WriteOutcome{static_cast<int>(i), r.error().err()};
         }
-        int msg[2] = {failed, err};
-        ::_exit(::write(chan->second.get(), msg, sizeof msg) == sizeof msg ? 0 : 1);
-    }
-    chan->second.reset();
-    int msg[2] = {-2, 0};
-    ssize_t n = ::read(chan->first.get(), msg, sizeof msg);
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    if (n != static_cast<ssize_t>(sizeof msg)) return Error::make(Errc::system, "IPC sysctl helper died");
-    if (msg[0] == static_cast<int>(sysctls.size())) return Error::sys("setns", "IPC namespace", msg[1]);
-    if (msg[0] >= 0)
-        return Error::sys("write", "/proc/sys/" + sysctls[msg[0]].first + " = " + sysctls[msg[0]].second, msg[1]);
-    return ok();
+        return WriteOutcome{-1, 0};
+    });
+    if (!outcome) return std::move(outcome).error();
+    if (outcome->failed < 0) return ok();
+    const auto& [name, value] = sysctls[static_cast<size_t>(outcome->failed)];
+    return Error::sys("write", "/proc/sys/" + name + " = " + value, outcome->err);
 }
 
 }  // namespace vps::runtime
