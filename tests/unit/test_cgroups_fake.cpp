@@ -1,66 +1,24 @@
-// cgroups: both backends against a fake cgroup tree in a temp directory.
-// mkdir there creates no control files, so each test lays out the files a
-// kernel would show before the backend touches them; writes land in plain
-// files the test then reads back.
+// cgroups: both backends against a fake cgroup tree in a temp directory
+// (cgroup_fake_tree.hpp: each test lays out the files a kernel would show,
+// then reads back what the backend wrote).
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <map>
 
+#include "cgroup_fake_tree.hpp"
 #include "cgroups/backend.hpp"
 #include "vps/sys.hpp"
 
 using namespace cgroups;
+using fake_cgroups::FakeTree;
+using fake_cgroups::why;
 namespace fs = std::filesystem;
 
 namespace {
 
-// The error text of a failed Result, "" for success: doctest may print a
-// *_MESSAGE argument even when the check passes (-s).
-template <class R>
-std::string why(const R& r) {
-    return r ? std::string() : r.error().message();
-}
-
 constexpr uint64_t MiB = 1u << 20;
-
-class FakeTree {
-  public:
-    FakeTree() {
-        std::string tmpl = (fs::temp_directory_path() / "cgtest.XXXXXX").string();
-        root_ = ::mkdtemp(tmpl.data()) ? tmpl : std::string();
-        REQUIRE_FALSE(root_.empty());
-    }
-    ~FakeTree() { (void)vps::sys::remove_tree(root_); }
-    FakeTree(const FakeTree&) = delete;
-    FakeTree& operator=(const FakeTree&) = delete;
-
-    const std::string& root() const { return root_; }
-    std::string path(const std::string& rel) const { return root_ + "/" + rel; }
-
-    void put(const std::string& rel, const std::string& content) const {
-        fs::create_directories(fs::path(path(rel)).parent_path());
-        std::ofstream(path(rel), std::ios::trunc) << content;
-    }
-    // Lay out a directory of control files, "name" -> content.
-    void files(const std::string& dir, const std::map<std::string, std::string>& f) const {
-        fs::create_directories(path(dir));
-        for (const auto& [name, content] : f) put(dir + "/" + name, content);
-    }
-    std::string get(const std::string& rel) const {
-        auto r = vps::sys::read_file(path(rel));
-        REQUIRE_MESSAGE(r, "reading " << rel);
-        return *r;
-    }
-    bool has(const std::string& rel) const { return fs::exists(path(rel)); }
-
-  private:
-    std::string root_;
-};
 
 // ---- v2 --------------------------------------------------------------
 
@@ -92,12 +50,7 @@ void lay_out_v2_group(const FakeTree& t, const std::string& name) {
 }
 
 Options v2_options(const FakeTree& t) {
-    Options o;
-    o.mode = Mode::v2;
-    o.root = t.root();
-    o.proc_self_cgroup = t.path("self_cgroup");
-    o.proc_self_mountinfo = t.path("no-mountinfo");
-    return o;
+    return fake_cgroups::tree_options(t, Mode::v2, "no-mountinfo");
 }
 
 std::string g2(const std::string& file) { return std::string(kV2Own) + "/vz/101/" + file; }
@@ -401,9 +354,7 @@ void lay_out_v1(const FakeTree& t, const std::string& cpu_mount = "cpu") {
     std::vector<std::string> mounts{"memory", "pids", cpu_mount, "cpuset", "blkio", "freezer"};
     if (cpu_mount == "cpu") mounts.emplace_back("cpuacct");
     for (const auto& m : mounts) {
-        info += std::to_string(id) + " 31 0:" + std::to_string(id) + " / " + t.path(m) +
-                " rw,relatime - cgroup cgroup rw," + m + "\n";
-        ++id;
+        info += fake_cgroups::v1_mount_line(t, id++, m);
         fs::create_directories(t.path(m));
     }
     info += "140 31 0:40 / " + t.path("systemd") + " rw - cgroup cgroup rw,name=systemd\n";
@@ -440,12 +391,7 @@ void lay_out_v1_group(const FakeTree& t, const std::string& cpu_mount = "cpu") {
 }
 
 Options v1_options(const FakeTree& t) {
-    Options o;
-    o.mode = Mode::v1;
-    o.root = t.root();
-    o.proc_self_cgroup = t.path("self_cgroup");
-    o.proc_self_mountinfo = t.path("mountinfo");
-    return o;
+    return fake_cgroups::tree_options(t, Mode::v1, "mountinfo");
 }
 
 }  // namespace

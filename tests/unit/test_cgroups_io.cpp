@@ -1,63 +1,36 @@
 // cgroups: NUMA nodes, block I/O limits and the accounting counters, on
 // both backends, against a fake cgroup tree in a temp directory (laid out
-// as test_cgroups_fake.cpp explains: each test writes the files a kernel
+// as cgroup_fake_tree.hpp explains: each test writes the files a kernel
 // would show, then reads back what the backend wrote).
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <map>
 
+#include "cgroup_fake_tree.hpp"
 #include "cgroups/backend.hpp"
 #include "vps/sys.hpp"
 
 using namespace cgroups;
+using fake_cgroups::FakeTree;
+using fake_cgroups::why;
 namespace fs = std::filesystem;
 
 namespace {
 
-template <class R>
-std::string why(const R& r) {
-    return r ? std::string() : r.error().message();
+// Open the backend `o` describes and its group 101, which must exist.
+std::unique_ptr<Group> open_group(const Options& o) {
+    auto b = open_backend(o);
+    REQUIRE_MESSAGE(b, why(b));
+    auto g = (*b)->open("101");
+    REQUIRE_MESSAGE(g, why(g));
+    return std::move(g).value();
 }
-
-class Tree {
-  public:
-    Tree() {
-        std::string tmpl = (fs::temp_directory_path() / "cgiotest.XXXXXX").string();
-        root_ = ::mkdtemp(tmpl.data()) ? tmpl : std::string();
-        REQUIRE_FALSE(root_.empty());
-    }
-    ~Tree() { (void)vps::sys::remove_tree(root_); }
-    Tree(const Tree&) = delete;
-    Tree& operator=(const Tree&) = delete;
-
-    const std::string& root() const { return root_; }
-    std::string path(const std::string& rel) const { return root_ + "/" + rel; }
-    void put(const std::string& rel, const std::string& content) const {
-        fs::create_directories(fs::path(path(rel)).parent_path());
-        std::ofstream(path(rel), std::ios::trunc) << content;
-    }
-    void files(const std::string& dir, const std::map<std::string, std::string>& f) const {
-        fs::create_directories(path(dir));
-        for (const auto& [name, content] : f) put(dir + "/" + name, content);
-    }
-    std::string get(const std::string& rel) const {
-        auto r = vps::sys::read_file(path(rel));
-        REQUIRE_MESSAGE(r, "reading " << rel);
-        return *r;
-    }
-
-  private:
-    std::string root_;
-};
 
 // ---- v2: <root>/vzd/vz/101 ---------------------------------------------
 
 std::string g2(const std::string& file) { return "vzd/vz/101/" + file; }
 
-std::unique_ptr<Group> v2_group(const Tree& t) {
+std::unique_ptr<Group> v2_group(const FakeTree& t) {
     const std::string ctrls = "cpuset cpu io memory pids\n";
     t.files("", {{"cgroup.controllers", ctrls}, {"cgroup.subtree_control", ctrls}});
     t.files(
@@ -70,21 +43,13 @@ std::unique_ptr<Group> v2_group(const Tree& t) {
                            {"io.max", ""},
                            {"io.weight", "default 100\n"}});
     t.put("self_cgroup", "0::/vzd\n");
-    Options o;
-    o.mode = Mode::v2;
-    o.root = t.root();
-    o.proc_self_cgroup = t.path("self_cgroup");
-    auto b = open_backend(o);
-    REQUIRE_MESSAGE(b, why(b));
-    auto g = (*b)->open("101");
-    REQUIRE_MESSAGE(g, why(g));
-    return std::move(g).value();
+    return open_group(fake_cgroups::tree_options(t, Mode::v2));
 }
 
 }  // namespace
 
 TEST_CASE("cgroups v2: cpuset.mems, io.max and io.weight") {
-    Tree t;
+    FakeTree t;
     auto g = v2_group(t);
     Limits l;
     l.cpuset_cpus = "0-1";
@@ -114,7 +79,7 @@ TEST_CASE("cgroups v2: cpuset.mems, io.max and io.weight") {
 }
 
 TEST_CASE("cgroups v2: without a device the throttles are not written") {
-    Tree t;
+    FakeTree t;
     auto g = v2_group(t);
     t.put(g2("io.max"), "untouched");
     Limits l;
@@ -125,7 +90,7 @@ TEST_CASE("cgroups v2: without a device the throttles are not written") {
 }
 
 TEST_CASE("cgroups v2: io.bfq.weight stands in; with neither only the default works") {
-    Tree t;
+    FakeTree t;
     auto g = v2_group(t);
     fs::remove(t.path(g2("io.weight")));
     t.put(g2("io.bfq.weight"), "default 100\n");
@@ -149,7 +114,7 @@ TEST_CASE("cgroups v2: io.bfq.weight stands in; with neither only the default wo
 }
 
 TEST_CASE("cgroups v2: io.max missing (io controller off) names the file") {
-    Tree t;
+    FakeTree t;
     auto g = v2_group(t);
     fs::remove(t.path(g2("io.max")));
     Limits l;
@@ -161,7 +126,7 @@ TEST_CASE("cgroups v2: io.max missing (io controller off) names the file") {
 }
 
 TEST_CASE("cgroups: limits no kernel takes are refused before any write") {
-    Tree t;
+    FakeTree t;
     auto g = v2_group(t);
     auto refused = [&g](const Limits& l) {
         auto r = g->apply(l);
@@ -189,7 +154,7 @@ TEST_CASE("cgroups: limits no kernel takes are refused before any write") {
 }
 
 TEST_CASE("cgroups v2: usage reads the accounting counters") {
-    Tree t;
+    FakeTree t;
     auto g = v2_group(t);
     t.files("vzd/vz/101",
             {{"memory.stat",
@@ -231,7 +196,7 @@ TEST_CASE("cgroups v2: usage reads the accounting counters") {
 }
 
 TEST_CASE("cgroups v2: counters an older kernel lacks stay unknown") {
-    Tree t;
+    FakeTree t;
     auto g = v2_group(t);
     fs::remove(t.path(g2("io.weight")));
     t.put(g2("memory.events"), "low 0\nhigh 0\nmax 0\noom 0\n");  // before oom_kill
@@ -252,15 +217,14 @@ TEST_CASE("cgroups v2: counters an older kernel lacks stay unknown") {
 
 namespace {
 
-std::unique_ptr<Group> v1_group(const Tree& t, bool blkio = true) {
+std::unique_ptr<Group> v1_group(const FakeTree& t, bool blkio = true) {
     std::string info;
     std::vector<std::string> mounts{"memory", "pids", "cpu", "cpuacct", "cpuset"};
     if (blkio) mounts.emplace_back("blkio");
     std::string self;
     int id = 100;
     for (const auto& m : mounts) {
-        info += std::to_string(id) + " 31 0:" + std::to_string(id) + " / " + t.path(m) +
-                " rw,relatime - cgroup cgroup rw," + m + "\n";
+        info += fake_cgroups::v1_mount_line(t, id, m);
         self += std::to_string(id++ - 99) + ":" + m + ":/\n";
         t.files(m + "/vz/101", {{"cgroup.procs", ""}});
     }
@@ -275,22 +239,13 @@ std::unique_ptr<Group> v1_group(const Tree& t, bool blkio = true) {
                                  {"blkio.throttle.write_bps_device", ""},
                                  {"blkio.throttle.read_iops_device", ""},
                                  {"blkio.throttle.write_iops_device", ""}});
-    Options o;
-    o.mode = Mode::v1;
-    o.root = t.root();
-    o.proc_self_cgroup = t.path("self_cgroup");
-    o.proc_self_mountinfo = t.path("mountinfo");
-    auto b = open_backend(o);
-    REQUIRE_MESSAGE(b, why(b));
-    auto g = (*b)->open("101");
-    REQUIRE_MESSAGE(g, why(g));
-    return std::move(g).value();
+    return open_group(fake_cgroups::tree_options(t, Mode::v1, "mountinfo"));
 }
 
 }  // namespace
 
 TEST_CASE("cgroups v1: cpuset.mems, blkio throttles and blkio.weight") {
-    Tree t;
+    FakeTree t;
     auto g = v1_group(t);
     Limits l;
     l.cpuset_mems = "1";
@@ -321,7 +276,7 @@ TEST_CASE("cgroups v1: cpuset.mems, blkio throttles and blkio.weight") {
 }
 
 TEST_CASE("cgroups v1: blkio.bfq.weight stands in; with neither only the default works") {
-    Tree t;
+    FakeTree t;
     auto g = v1_group(t);
     fs::remove(t.path("blkio/vz/101/blkio.weight"));
     t.put("blkio/vz/101/blkio.bfq.weight", "100\n");
@@ -341,7 +296,7 @@ TEST_CASE("cgroups v1: blkio.bfq.weight stands in; with neither only the default
 }
 
 TEST_CASE("cgroups v1: I/O limits without a blkio hierarchy") {
-    Tree t;
+    FakeTree t;
     auto g = v1_group(t, false);
     Limits l;
     l.io_weight = 64;
@@ -356,7 +311,7 @@ TEST_CASE("cgroups v1: I/O limits without a blkio hierarchy") {
 }
 
 TEST_CASE("cgroups v1: usage reads kmem, oom kills, peaks and blkio counters") {
-    Tree t;
+    FakeTree t;
     auto g = v1_group(t);
     t.files("memory/vz/101",
             {{"memory.kmem.usage_in_bytes", "2097152\n"},

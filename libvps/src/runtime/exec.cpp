@@ -20,6 +20,7 @@
 #include "caps/caps.hpp"
 #include "ns/ns.hpp"
 #include "seccomp/filter.hpp"
+#include "vps/proto.hpp"
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
 
@@ -123,44 +124,15 @@ Result<PidFd> fork_helper() {
     return PidFd(pid, std::move(*fd));
 }
 
-Result<void> send_fd(int sock, int fd) {
-    char byte = 'm';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) return Error::sys("sendmsg", "pty master");
-    return ok();
-}
+// The pty master travels from the helper to vzd like any fd between vzctl
+// and vzd: as SCM_RIGHTS on a frame of the control protocol.
+Result<void> send_fd(int sock, int fd) { return proto::send_frame(FdRef(sock), "pty", {fd}); }
 
 Result<Fd> recv_fd(int sock) {
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
-    ssize_t n;
-    do {
-        n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return Error::sys("recvmsg", "pty master");
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    if (n == 0 || !cm || cm->cmsg_type != SCM_RIGHTS)
+    auto frame = proto::recv_frame(FdRef(sock), 30000);
+    if (!frame || frame->fds.size() != 1)
         return Error::make(Errc::system, "enter: the helper could not open a pseudo-terminal");
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    return Fd(fd);
+    return std::move(frame->fds.front());
 }
 
 // In the helper, inside the VPS: a new pty of the VPS's devpts instance.

@@ -226,11 +226,15 @@ Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Conso
 
 void reset_signals() noexcept {
     // vzd blocks the signals it takes through a signalfd and ignores
-    // SIGPIPE; both would survive exec and confuse the VPS's programs.
+    // SIGPIPE, and whoever started vzd may have left more ignored (a shell
+    // starts background jobs with SIGINT and SIGQUIT ignored). Ignored
+    // signals survive exec: without this, Ctrl-C would not reach a command
+    // inside the VPS.
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
 }
 
 int exit_status_of(int wait_status) {
