@@ -45,22 +45,17 @@ Result<std::vector<std::string>> strings_arg(const json& args, const char* key) 
 // with it the command, through its parent-death signal).
 int wait_or_hangup(vps::PidFd& helper, vps::FdRef conn) {
     for (;;) {
-        pollfd p[2] = {{helper.fd().get(), POLLIN, 0}, {conn.get(), POLLIN | POLLRDHUP, 0}};
+        // Only a hang-up of the client matters here; bytes it sends after
+        // its request are not read (polling for them would spin).
+        pollfd p[2] = {{helper.fd().get(), POLLIN, 0}, {conn.get(), POLLRDHUP, 0}};
         if (::poll(p, 2, -1) < 0) {
             if (errno == EINTR) continue;
             break;
         }
         if (p[0].revents) break;
-        if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR)) {
+        if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) {
             sys::pidfd_send_signal(helper.fd(), SIGKILL);
             break;
-        }
-        if (p[1].revents & POLLIN) {
-            char c;
-            if (::recv(conn.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
-                sys::pidfd_send_signal(helper.fd(), SIGKILL);
-                break;
-            }
         }
     }
     return helper.wait();
