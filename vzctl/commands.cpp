@@ -15,12 +15,18 @@ using vps::proto::Json;
 using vps::proto::Op;
 using vps::proto::Request;
 
-namespace {
-
 int fail(const Error& e) {
     std::fprintf(stderr, "vzctl: %s\n", e.message().c_str());
     return vps::exit_code(e.code());
 }
+
+Result<Json> call(const Options& o, const Request& req, const std::vector<int>& fds) {
+    auto client = Client::connect(o.socket);
+    if (!client) return std::move(client).error();
+    return client->call(req, fds);
+}
+
+namespace {
 
 // Warnings never change the exit status; they say what was accepted but
 // is not (or cannot be) enforced.
@@ -28,12 +34,6 @@ void print_warnings(const Json& r) {
     if (r.contains("warning")) std::fprintf(stderr, "vzctl: warning: %s\n", r["warning"].get<std::string>().c_str());
     for (const auto& w : r.value("warnings", Json::array()))
         if (w.is_string()) std::fprintf(stderr, "vzctl: warning: %s\n", w.get<std::string>().c_str());
-}
-
-Result<Json> call(const Options& o, const Request& req, const std::vector<int>& fds = {}) {
-    auto client = Client::connect(o.socket);
-    if (!client) return std::move(client).error();
-    return client->call(req, fds);
 }
 
 Json params_json(const Options& o) {

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "vps/error.hpp"
+#include "vps/proto.hpp"
+
 namespace vzctl {
 
 struct Options {
@@ -27,5 +30,12 @@ struct Options {
 };
 
 int run(const Options& o);
+
+// Print a daemon's or connection's error as vzctl's one line and return
+// the exit code that goes with it.
+int fail(const vps::Error& e);
+// One request on a fresh connection to vzd.
+vps::Result<vps::proto::Json> call(const Options& o, const vps::proto::Request& req,
+                                   const std::vector<int>& fds = {});
 
 }  // namespace vzctl

@@ -28,11 +28,23 @@ const Column kColumns[] = {
 
 // vzlist's parameter columns: "physpages" (held while running, else the
 // configured value), "physpages.b" and "physpages.l" (barrier and limit).
+struct ParamColumn {
+    std::string param;
+    char part = 0;  // 0, 'b' or 'l'
+};
+
+std::optional<ParamColumn> parse_param_column(const std::string& name) {
+    ParamColumn c{name, 0};
+    if (name.size() > 2 && (name.ends_with(".b") || name.ends_with(".l"))) {
+        c.param = name.substr(0, name.size() - 2);
+        c.part = name.back();
+    }
+    if (!vps::params::is_known(c.param)) return std::nullopt;
+    return c;
+}
+
 std::optional<Column> param_column(const std::string& name) {
-    std::string base = name;
-    if (name.size() > 2 && (name.ends_with(".b") || name.ends_with(".l")))
-        base = name.substr(0, name.size() - 2);
-    if (!vps::params::is_known(base)) return std::nullopt;
+    if (!parse_param_column(name)) return std::nullopt;
     std::string header = name;
     for (auto& ch : header) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     return Column{name, header, std::max<int>(12, static_cast<int>(header.size()))};
@@ -52,17 +64,16 @@ std::string barrier_or_limit(const std::string& value, bool limit) {
     return limit ? value.substr(colon + 1) : value.substr(0, colon);
 }
 
-std::string param_cell(const Json& row, const std::string& n) {
-    const bool suffixed = n.ends_with(".b") || n.ends_with(".l");
-    const std::string base = suffixed ? n.substr(0, n.size() - 2) : n;
-    if (!suffixed) {
+std::string param_cell(const Json& row, const ParamColumn& c) {
+    if (!c.part) {
         const Json held = row.value("held", Json::object());
-        if (held.contains(base) && held[base].is_number()) return std::to_string(held[base].get<uint64_t>());
+        if (held.contains(c.param) && held[c.param].is_number())
+            return std::to_string(held[c.param].get<uint64_t>());
     }
     const Json params = row.value("params", Json::object());
-    if (!params.contains(base) || !params[base].is_string()) return "-";
-    std::string v = params[base].get<std::string>();
-    return suffixed ? barrier_or_limit(v, n.ends_with(".l")) : v;
+    if (!params.contains(c.param) || !params[c.param].is_string()) return "-";
+    std::string v = params[c.param].get<std::string>();
+    return c.part ? barrier_or_limit(v, c.part == 'l') : v;
 }
 
 std::string cell(const Json& row, const Column& c) {
@@ -74,7 +85,7 @@ std::string cell(const Json& row, const Column& c) {
         for (const auto& ip : row.value("ip", Json::array())) out += (out.empty() ? "" : " ") + ip.get<std::string>();
         return out.empty() ? "-" : out;
     }
-    if (vps::params::is_known(n) || n.ends_with(".b") || n.ends_with(".l")) return param_cell(row, n);
+    if (auto pc = parse_param_column(n)) return param_cell(row, *pc);
     std::string v = row.value(n, std::string());
     return v.empty() ? "-" : v;
 }
@@ -99,16 +110,8 @@ int cmd_list(const Options& o) {
         }
         cols.push_back(*c);
     }
-    auto client = Client::connect(o.socket);
-    if (!client) {
-        std::fprintf(stderr, "vzctl: %s\n", client.error().message().c_str());
-        return vps::exit_code(client.error().code());
-    }
-    auto r = client->call(vps::proto::Request{vps::proto::Op::list, {}, Json::object()});
-    if (!r) {
-        std::fprintf(stderr, "vzctl: %s\n", r.error().message().c_str());
-        return vps::exit_code(r.error().code());
-    }
+    auto r = call(o, vps::proto::Request{vps::proto::Op::list, {}, Json::object()});
+    if (!r) return fail(r.error());
     Json rows = Json::array();
     for (const auto& row : r->value("vpses", Json::array()))
         if (o.all || row.value("status", "") == "running") rows.push_back(row);
@@ -142,16 +145,8 @@ std::string ubc_cell(const Json& v) {
 
 // The layout of /proc/user_beancounters, which admins' scripts parse.
 int cmd_ubc(const Options& o) {
-    auto client = Client::connect(o.socket);
-    if (!client) {
-        std::fprintf(stderr, "vzctl: %s\n", client.error().message().c_str());
-        return vps::exit_code(client.error().code());
-    }
-    auto r = client->call(vps::proto::Request{vps::proto::Op::ubc, o.target, Json::object()});
-    if (!r) {
-        std::fprintf(stderr, "vzctl: %s\n", r.error().message().c_str());
-        return vps::exit_code(r.error().code());
-    }
+    auto r = call(o, vps::proto::Request{vps::proto::Op::ubc, o.target, Json::object()});
+    if (!r) return fail(r.error());
     if (o.json) {
         std::cout << vps::proto::to_text(*r, 2) << "\n";
         return 0;

@@ -33,17 +33,23 @@ bool has_subcommand(CLI::App& app, const std::string& name) {
     return false;
 }
 
-// The first argument that is neither an option nor an option's value.
-std::string first_word(int argc, char** argv) {
+// Where the first argument that is neither an option nor an option's value
+// stands (the command), or argc if there is none.
+int first_word_at(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--socket") {
             ++i;
             continue;
         }
-        if (!a.empty() && a[0] != '-') return a;
+        if (!a.empty() && a[0] != '-') return i;
     }
-    return {};
+    return argc;
+}
+
+std::string first_word(int argc, char** argv) {
+    int i = first_word_at(argc, argv);
+    return i < argc ? argv[i] : std::string();
 }
 
 }  // namespace
@@ -107,10 +113,9 @@ int main(int argc, char** argv) {
     // `vzctl exec 101 -- ls -l`, as with lxc-attach and nsenter: CLI11 would
     // take the "--" itself, so drop it before parsing.
     std::vector<char*> argl(argv, argv + argc);
-    if (auto word = first_word(argc, argv); word == "exec") {
-        auto it = std::find_if(argl.begin() + 1, argl.end(), [](char* a) { return std::string(a) == "exec"; });
-        if (it + 2 < argl.end() && std::string(*(it + 2)) == "--") argl.erase(it + 2);
-    }
+    if (int at = first_word_at(argc, argv); first_word(argc, argv) == "exec" && at + 2 < argc &&
+                                            std::string(argv[at + 2]) == "--")
+        argl.erase(argl.begin() + at + 2);
     argc = static_cast<int>(argl.size());
     argv = argl.data();
     try {

@@ -21,6 +21,7 @@ vps::Result<ConsolePty> open_console();
 
 // Copy master -> log until every slave is closed (the VPS stopped). When
 // the log grows past max_bytes it is started afresh, keeping the newest.
-void drain_console(vps::Fd master, const std::string& log_path, size_t max_bytes = 1u << 20);
+inline constexpr size_t kConsoleLogBytes = 1u << 20;
+void drain_console(vps::Fd master, const std::string& log_path, size_t max_bytes);
 
 }  // namespace vzd

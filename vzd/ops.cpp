@@ -212,22 +212,6 @@ Result<json> Daemon::op_status(const std::string& target) {
                 {"numproc", procs}};
 }
 
-// What `vzctl list -o physpages,swappages,...` shows as held, in OpenVZ units.
-json Daemon::held_counters(Vps& v) {
-    std::lock_guard g(v.m);
-    json held = json::object();
-    if (!v.group) return held;
-    auto u = v.group->usage();
-    if (!u) return held;
-    auto pages = [](std::optional<uint64_t> b) { return b ? json(*b / vps::params::kPageSize) : json(nullptr); };
-    held["physpages"] = pages(u->memory_current);
-    held["swappages"] = pages(u->swap_current);
-    held["numproc"] = u->pids_current ? json(*u->pids_current) : json(nullptr);
-    held["kmemsize"] = u->memory_stat_kernel ? json(*u->memory_stat_kernel) : json(nullptr);
-    held["cpu_usage_us"] = u->cpu_usage_us ? json(*u->cpu_usage_us) : json(nullptr);
-    return held;
-}
-
 Result<json> Daemon::op_list() {
     auto ctids = layout_.list_ctids();
     if (!ctids) return std::move(ctids).error();
@@ -282,8 +266,7 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
             if (auto r = vps::runtime::set_ipc_sysctls(live, plan->ipc_sysctls); !r)
                 return std::move(r).error().with_context("set " + id_str(ctid));
             if (!hostname.empty()) {
-                vps::runtime::Target t{v->running->pid, v->running->pidfd.ref(), v->group.get(), &v->plan};
-                if (auto r = vps::runtime::set_hostname(t, hostname); !r) return std::move(r).error();
+                if (auto r = vps::runtime::set_hostname(live, hostname); !r) return std::move(r).error();
             }
             v->plan = *plan;
             out["applied"] = true;

@@ -58,12 +58,9 @@ Result<void> Daemon::start_locked(Vps& v) {
         return Error::make(Errc::no_such_vps, "private area " + plan->private_dir + " does not exist");
     if (auto r = sys::mkdir_p(plan->root_dir); !r) return r;
 
+    if (auto r = apply_disk_quota(*plan); !r) return r;
     auto group = cgroups_->create(std::to_string(id));
     if (!group) return std::move(group).error();
-    if (auto r = apply_disk_quota(*plan); !r) {
-        discard_group(**group);
-        return r;
-    }
     if (auto r = (*group)->apply(limits_for(*plan)); !r) {
         discard_group(**group);
         return std::move(r).error().with_context("apply limits");
@@ -103,7 +100,7 @@ Result<void> Daemon::start_locked(Vps& v) {
         v.plan = std::move(*plan);
     }
     log("VPS " + std::to_string(id) + " started, init pid " + std::to_string(state.init_pid));
-    std::thread(drain_console, std::move(console->master), layout_.console_log(id), 1u << 20).detach();
+    std::thread(drain_console, std::move(console->master), layout_.console_log(id), kConsoleLogBytes).detach();
     std::thread(&Daemon::watch, this, entry(id), std::move(*watch_fd)).detach();
     return vps::ok();
 }

@@ -2,8 +2,6 @@
 // read from its cgroup's own counters, its IPC namespace and its disk
 // quota. Values are in OpenVZ's units (pages, bytes, counts, 1K blocks);
 // limits nobody set are OpenVZ's "unlimited", LONG_MAX.
-#include <dirent.h>
-
 #include "daemon.hpp"
 #include "vps/disk.hpp"
 #include "vps/runtime.hpp"
@@ -50,6 +48,22 @@ std::optional<uint64_t> most_open_files(const std::vector<pid_t>& pids) {
 }
 
 }  // namespace
+
+// What `vzctl list -o physpages,swappages,...` shows as held, in the same
+// units as the ubc view.
+json Daemon::held_counters(Vps& v) {
+    std::lock_guard g(v.m);
+    json held = json::object();
+    if (!v.group) return held;
+    auto u = v.group->usage();
+    if (!u) return held;
+    held["physpages"] = num(pages(u->memory_current));
+    held["swappages"] = num(pages(u->swap_current));
+    held["numproc"] = num(u->pids_current);
+    held["kmemsize"] = num(u->memory_stat_kernel);
+    held["cpu_usage_us"] = num(u->cpu_usage_us);
+    return held;
+}
 
 Result<json> Daemon::op_ubc(uint32_t ctid) {
     auto v = entry(ctid);
