@@ -87,7 +87,20 @@ run vzctl status 103
 assert_eq 0 "$RC" "exit status of 'status 103' after a create with an unknown template"
 assert_eq "CTID 103 deleted unmounted down" "$OUT" "status of 103 after a create with an unknown template"
 
+# --- config samples (create --config): unknown or bad ones refused, 21 ---------------------------
+expect 21 'nosample.*not found|not found.*nosample' vzctl create 108 --ostemplate busybox --config nosample
+no_trace 108
+mkdir -p "$R/conf/samples"
+printf 'cpuunits: 1\n' >"$R/conf/samples/weak.yaml"
+expect 21 "weak.*cpuunits|cpuunits.*weak" vzctl create 108 --ostemplate busybox --config weak
+no_trace 108
+printf 'numproc: 77\n' >"$R/conf/samples/small.yaml"
+assert_ok vzctl create 108 --ostemplate busybox --config small
+assert_contains "$(cat "$R/conf/108.yaml")" "numproc: 77" "a config sample's parameter in the new config"
+assert_ok vzctl destroy 108
+
 # --- unknown parameter or command: 20 ---------------------------------------------------------
+expect 20 'bogus' vzctl list -o ctid,bogus
 expect 20 'nosuchparam' vzctl set 102 --nosuchparam 5
 expect 20 'bogus' vzctl create 105 --ostemplate busybox --bogus 1
 no_trace 105

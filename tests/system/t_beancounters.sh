@@ -50,6 +50,7 @@ assert_eq 64 "$limit" "numproc limit"
 [ "$held" -ge 1 ] || fail "numproc held '$held'"
 create_vps 102
 assert_exit 31 vzctl ubc 102
+assert_exit 43 vzctl ubc 999
 
 # --- CPU: weight, cap and mask land in the cgroup -------------------------------------
 assert_ok vzctl set 101 --cpuunits 2000 --cpulimit 50 --cpumask 0

@@ -191,6 +191,23 @@ TEST_CASE("global config: bad values name the key and line") {
         msg("defaults:\n  kmemsizes: 1\n").find("line 2: defaults: unknown parameter 'kmemsizes'") !=
         std::string::npos);
     CHECK(msg("defaults: [1]\n").find("defaults must be a mapping") != std::string::npos);
+    CHECK(msg("lxcfs: var/lib/lxcfs\n") ==
+          "vz.yaml: line 1: lxcfs: 'var/lib/lxcfs' is not an absolute path (or \"\" to turn lxcfs off)");
+}
+
+TEST_CASE("global config: lxcfs path, or empty to turn it off") {
+    auto on = parse_global("lxcfs: /srv/lxcfs\n", "vz.yaml");
+    REQUIRE(on);
+    CHECK(on->lxcfs == "/srv/lxcfs");
+    auto off = parse_global("lxcfs: \"\"\n", "vz.yaml");
+    REQUIRE(off);
+    CHECK(off->lxcfs.empty());
+    auto dflt = parse_global("", "vz.yaml");
+    REQUIRE(dflt);
+    CHECK(dflt->lxcfs == "/var/lib/lxcfs");
+    auto back = parse_global(dump_global(*on), "vz.yaml");
+    REQUIRE(back);
+    CHECK(back->lxcfs == "/srv/lxcfs");
 }
 
 TEST_CASE("global config round-trips") {
