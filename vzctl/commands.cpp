@@ -42,8 +42,15 @@ Json params_json(const Options& o) {
     return p;
 }
 
+Json net_json(const Options& o) {
+    Json n = Json::object();
+    for (const auto& [k, v] : o.net) n[k] = v;
+    return n;
+}
+
 int cmd_create(const Options& o) {
-    Request req{Op::create, o.target, Json{{"ostemplate", o.ostemplate}, {"params", params_json(o)}}};
+    Request req{Op::create, o.target,
+                Json{{"ostemplate", o.ostemplate}, {"params", params_json(o)}, {"net", net_json(o)}}};
     if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
     if (!o.name.empty()) req.args["name"] = o.name;
     if (!o.sample.empty()) req.args["config"] = o.sample;
@@ -81,11 +88,12 @@ int cmd_status(const Options& o) {
 }
 
 int cmd_set(const Options& o) {
-    if (o.params.empty() && o.hostname.empty()) {
+    if (o.params.empty() && o.hostname.empty() && o.net.empty()) {
         std::fprintf(stderr, "vzctl: set: no parameter given\n");
         return 20;
     }
-    Request req{Op::set, o.target, Json{{"params", params_json(o)}, {"save", o.save}}};
+    Request req{Op::set, o.target,
+                Json{{"params", params_json(o)}, {"net", net_json(o)}, {"save", o.save}}};
     if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
     auto r = call(o, req);
     if (!r) return fail(r.error());

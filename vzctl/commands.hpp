@@ -19,6 +19,8 @@ struct Options {
     std::string name;
     std::string sample;
     std::map<std::string, std::string> params;
+    // Network changes, as OpenVZ's vzctl set spelled them; each repeatable.
+    std::map<std::string, std::vector<std::string>> net;
     std::vector<std::string> argv;
     std::string columns;
     bool quiet = false;

@@ -27,6 +27,37 @@ void add_param_options(CLI::App* cmd, std::map<std::string, std::string>& params
     }
 }
 
+// Network options; each may be given several times.
+struct NetOption {
+    const char* name;
+    const char* help;
+    bool on_create;
+};
+constexpr NetOption kNetOptions[] = {
+    {"ipadd", "add a routed IP address ADDR[/PREFIX] (IPv4 or IPv6) on venet0", true},
+    {"ipdel", "remove a routed IP address, or 'all'", false},
+    {"netif_add", "add a bridged veth: IFNAME[,MAC,HOST_IFNAME,HOST_MAC,BRIDGE]", true},
+    {"netif_del", "remove a veth interface by its name inside the VPS, or 'all'", false},
+    {"nameserver", "DNS server for the VPS's /etc/resolv.conf (replaces the list)", true},
+    {"searchdomain", "DNS search domain for /etc/resolv.conf (replaces the list)", true},
+};
+
+void add_net_options(CLI::App* cmd, std::map<std::string, std::vector<std::string>>& net, bool create) {
+    for (const auto& n : kNetOptions) {
+        if (create && !n.on_create) continue;
+        std::string name(n.name);
+        cmd->add_option_function<std::vector<std::string>>(
+               "--" + name,
+               [&net, name](const std::vector<std::string>& v) {
+                   auto& list = net[name];
+                   list.insert(list.end(), v.begin(), v.end());
+               },
+               n.help)
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+            ->expected(1);
+    }
+}
+
 bool has_subcommand(CLI::App& app, const std::string& name) {
     for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
         if (sub->check_name(name)) return true;
@@ -73,6 +104,7 @@ int main(int argc, char** argv) {
     create->add_option("--name", o.name, "unique name usable instead of the CTID");
     create->add_option("--config", o.sample, "config sample: parameters from <root>/conf/samples/NAME.yaml");
     add_param_options(create, o.params);
+    add_net_options(create, o.net, true);
 
     for (const char* name : {"start", "restart", "destroy", "enter"}) {
         auto* c = app.add_subcommand(name, std::string(name) + " a VPS");
@@ -104,6 +136,7 @@ int main(int argc, char** argv) {
     set->add_option("--hostname", o.hostname, "hostname inside the VPS");
     set->add_flag("--save", o.save, "also write the change to the VPS config");
     add_param_options(set, o.params);
+    add_net_options(set, o.net, false);
 
     auto* exec = app.add_subcommand("exec", "run a command inside a running VPS");
     exec->add_option("ctid", o.target, "CTID or name")->required();

@@ -322,8 +322,15 @@ Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid) const {
     if (cfg->ctid != ctid)
         return Error::make(Errc::bad_config, layout_.conf(ctid) + ": ctid " +
                                                  std::to_string(cfg->ctid) + " does not match the file name");
-    auto plan = vps::plan::build(*cfg, facts());
+    auto plan = plan_for(*cfg);
     if (!plan) return std::move(plan).error().with_context(layout_.conf(ctid));
+    return plan;
+}
+
+Result<vps::plan::Plan> Daemon::plan_for(const vps::config::VpsConfig& cfg) const {
+    auto plan = vps::plan::build(cfg, facts());
+    if (!plan) return plan;
+    resolve_bridges(*plan);
     return plan;
 }
 

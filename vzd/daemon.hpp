@@ -93,6 +93,19 @@ private:
     Result<void> tag_private_area(const std::string& dir, uint32_t ctid) const;
     vps::runtime::Lxcfs lxcfs_mounts() const;
 
+    // Networking (network.cpp).
+    // Apply a request's "net" changes (ipadd, netif_add ...) to a config;
+    // true when there were any.
+    Result<bool> apply_net_args(vps::config::VpsConfig& cfg, const nlohmann::json& args) const;
+    void resolve_bridges(vps::plan::Plan& plan) const;
+    Result<void> check_network(uint32_t ctid, const vps::plan::Network& net,
+                               const vps::plan::Network* current) const;
+    void clean_host_side(uint32_t ctid, const vps::plan::Network& net) const;
+    // /etc/hostname, /etc/hosts (when hostname_files) and /etc/resolv.conf
+    // inside the VPS's private area.
+    Result<void> write_identity(const vps::plan::Plan& plan, bool hostname_files) const;
+    Result<vps::plan::Plan> plan_for(const vps::config::VpsConfig& cfg) const;
+
     // Operations (ops.cpp, exec_ops.cpp).
     Result<nlohmann::json> op_create(const vps::proto::Request& req);
     Result<nlohmann::json> op_start(uint32_t ctid);

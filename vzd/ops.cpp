@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "daemon.hpp"
+#include "vps/net.hpp"
 #include "vps/params.hpp"
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
@@ -112,8 +113,10 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     auto p = params_arg(req.args);
     if (!p) return std::move(p).error();
     if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
-    auto plan = vps::plan::build(cfg, facts());
+    if (auto r = apply_net_args(cfg, req.args); !r) return std::move(r).error();
+    auto plan = plan_for(cfg);
     if (!plan) return std::move(plan).error();
+    if (auto r = check_network(*id, plan->net, nullptr); !r) return std::move(r).error();
     auto tarball = layout_.find_template(cfg.ostemplate);
     if (!tarball) return std::move(tarball).error();
     // Reserve the name before the slow unpack so that two creates cannot
@@ -179,6 +182,10 @@ Result<json> Daemon::op_destroy(uint32_t ctid) {
     const std::string doomed = priv + ".destroying";
     if (sys::exists(priv) && ::rename(priv.c_str(), doomed.c_str()) < 0)
         return Error::sys("rename", priv);
+    if (cfg) {
+        std::vector<std::string> ignored;
+        clean_host_side(ctid, vps::plan::build_network(*cfg, ignored));
+    }
     if (auto r = sys::unlink(layout_.conf(ctid)); !r) return std::move(r).error();
     if (auto r = sys::remove_tree(doomed); !r) return std::move(r).error();
     ::rmdir(layout_.root_dir(ctid).c_str());
@@ -226,6 +233,7 @@ Result<json> Daemon::op_list() {
             row["hostname"] = cfg->hostname;
             row["name"] = cfg->name;
             row["ostemplate"] = cfg->ostemplate;
+            row["ip"] = cfg->ip_address;
             // vzlist's parameter columns: the value as configured.
             row["params"] = cfg->params;
             if (running) row["held"] = held_counters(*v);
@@ -248,9 +256,11 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
     auto p = params_arg(args);
     if (!p) return std::move(p).error();
     if (auto r = merge_params(*cfg, *p, host_cpus_); !r) return std::move(r).error();
+    auto net_changed = apply_net_args(*cfg, args);
+    if (!net_changed) return std::move(net_changed).error();
     const std::string hostname = str_arg(args, "hostname");
     if (!hostname.empty()) cfg->hostname = hostname;
-    auto plan = vps::plan::build(*cfg, facts());
+    auto plan = plan_for(*cfg);
     if (!plan) return std::move(plan).error();
     const bool save = args.value("save", false);
 
@@ -258,7 +268,12 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
     if (auto w = warnings_for(*plan); !w.empty()) out["warnings"] = w;
     {
         std::lock_guard g(v->m);
-        if (v->running && v->group) {
+        const bool running = v->running && v->group;
+        if (*net_changed) {
+            if (auto r = check_network(ctid, plan->net, running ? &v->plan.net : nullptr); !r)
+                return std::move(r).error();
+        }
+        if (running) {
             if (auto r = v->group->apply(limits_for(*plan)); !r)
                 return std::move(r).error().with_context("set " + id_str(ctid));
             if (auto r = apply_disk_quota(*plan); !r) return std::move(r).error();
@@ -267,6 +282,22 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
                 return std::move(r).error().with_context("set " + id_str(ctid));
             if (!hostname.empty()) {
                 if (auto r = vps::runtime::set_hostname(live, hostname); !r) return std::move(r).error();
+            }
+            if (*net_changed) {
+                std::vector<std::string> notes;
+                auto r = vps::net::update(v->plan.net, plan->net, v->running->pid, &notes);
+                for (const auto& n : notes) log("VPS " + id_str(ctid) + ": " + n);
+                if (!r) {
+                    // Back to what the VPS ran with: nothing half configured.
+                    if (auto back = vps::net::update(plan->net, v->plan.net, v->running->pid); !back)
+                        log("warning: VPS " + id_str(ctid) + ": undoing a failed network change: " +
+                            back.error().message());
+                    return std::move(r).error().with_context("set " + id_str(ctid));
+                }
+            }
+            if (*net_changed || !hostname.empty()) {
+                if (auto r = write_identity(*plan, !cfg->hostname.empty()); !r)
+                    return std::move(r).error().with_context("set " + id_str(ctid));
             }
             v->plan = *plan;
             out["applied"] = true;

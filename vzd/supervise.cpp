@@ -12,6 +12,7 @@
 
 #include "console.hpp"
 #include "daemon.hpp"
+#include "vps/net.hpp"
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
 
@@ -58,6 +59,11 @@ Result<void> Daemon::start_locked(Vps& v) {
         return Error::make(Errc::no_such_vps, "private area " + plan->private_dir + " does not exist");
     if (auto r = sys::mkdir_p(plan->root_dir); !r) return r;
 
+    // Host ends a crashed run may have left, then what others hold now.
+    clean_host_side(id, plan->net);
+    if (auto r = check_network(id, plan->net, nullptr); !r) return r;
+    if (auto r = write_identity(*plan, plan->hostname_configured); !r) return r;
+
     if (auto r = apply_disk_quota(*plan); !r) return r;
     auto group = cgroups_->create(std::to_string(id));
     if (!group) return std::move(group).error();
@@ -71,11 +77,16 @@ Result<void> Daemon::start_locked(Vps& v) {
         return std::move(console).error().with_context("console");
     }
     (void)sys::write_file_atomic(layout_.console_log(id), "", 0600);  // a fresh log per start
+    const vps::plan::Network& net = plan->net;
+    std::vector<std::string> notes;
+    auto wire = [&net, &notes](pid_t pid) { return vps::net::setup(net, pid, &notes); };
     auto started = vps::runtime::start(*plan, **group, {console->slave.ref(), console->slave_path},
-                                       lxcfs_mounts());
+                                       lxcfs_mounts(), wire);
     console->slave.reset();  // init holds the only slave: its exit ends the drain
+    for (const auto& n : notes) log("VPS " + std::to_string(id) + ": " + n);
     if (!started) {
         discard_group(**group);
+        clean_host_side(id, plan->net);
         return std::move(started).error();
     }
     vps::storage::RunState state{id, started->init.pid(), started->start_time,
@@ -126,6 +137,7 @@ void Daemon::on_init_exit(Vps& v) {
         (void)v.group->kill_all();
         if (auto r = v.group->destroy(); !r) log("warning: VPS " + std::to_string(v.ctid) + ": " + r.error().message());
     }
+    clean_host_side(v.ctid, v.plan.net);
     (void)sys::unlink(layout_.state(v.ctid));
     v.running.reset();
     v.group.reset();
@@ -187,6 +199,7 @@ void Daemon::adopt_running() {
         }
         log("VPS " + std::to_string(id) + ": recorded init is gone; cleaning up");
         if (group) discard_group(**group);
+        if (auto plan = load_plan(id)) clean_host_side(id, plan->net);
         (void)sys::unlink(layout_.state(id));
     }
 }

@@ -26,9 +26,25 @@ struct GlobalConfig {
     // cpuinfo, stat, uptime, loadavg, diskstats and swaps come from it, so
     // free, top and uptime inside show the VPS's own limits. "" = never.
     std::string lxcfs = "/var/lib/lxcfs";
+    // Bridge a VPS's veth interface joins unless --netif_add names another;
+    // vzd creates it (and brings it up) when it does not exist.
+    std::string bridge = "vzbr0";
     // Parameters a new VPS gets unless create or its template says otherwise,
     // by OpenVZ name ("physpages" -> "0:256M").
     std::map<std::string, std::string> defaults;
+};
+
+// One bridged interface (OpenVZ's NETIF entry): a veth pair whose VPS end
+// is `ifname` and whose host end `host_ifname` joins `bridge`. Fields are
+// filled in (MACs generated, names defaulted) when the interface is added,
+// so the VPS keeps the same addresses across restarts.
+struct NetifConfig {
+    std::string ifname;
+    std::string mac;
+    std::string host_ifname;
+    std::string host_mac;
+    std::string bridge;
+    bool operator==(const NetifConfig&) const = default;
 };
 
 // One VPS: <storage root>/conf/<ctid>.yaml.
@@ -44,6 +60,13 @@ struct VpsConfig {
     // "1000", cpulimit "50", cpus "2". Unknown names are rejected by
     // plan::build(), not here, so the error can name the file and key.
     std::map<std::string, std::string> params;
+    // Network: routed addresses ("10.0.0.2", "fd00::2/64"; OpenVZ's
+    // IP_ADDRESS), bridged interfaces (NETIF), and what the VPS's
+    // /etc/resolv.conf gets (NAMESERVER, SEARCHDOMAIN).
+    std::vector<std::string> ip_address;
+    std::vector<NetifConfig> netif;
+    std::vector<std::string> nameserver;
+    std::vector<std::string> searchdomain;
 };
 
 // Parse errors name the file and, where yaml-cpp knows it, the line.

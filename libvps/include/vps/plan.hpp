@@ -3,6 +3,7 @@
 // syscalls; facts about the host are probed once beforehand (HostFacts).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -46,10 +47,51 @@ struct IdMap {
     uint32_t count = 0;
 };
 
+// An IPv4 or IPv6 address with its prefix length, as --ipadd takes it.
+struct IpAddress {
+    int family = 0;  // AF_INET or AF_INET6
+    std::array<uint8_t, 16> bytes{};
+    uint8_t prefix = 0;
+    size_t size() const;       // 4 or 16 bytes
+    std::string text() const;  // "10.0.0.2", "fd00::2"
+    std::string cidr() const;  // "10.0.0.2/24"
+    // Same address, whatever the prefix.
+    bool same_address(const IpAddress& o) const { return family == o.family && bytes == o.bytes; }
+};
+
+using Mac = std::array<uint8_t, 6>;
+
+// One bridged veth pair, resolved.
+struct Veth {
+    std::string ifname;       // inside the VPS
+    std::string host_ifname;  // on the host
+    std::string bridge;
+    Mac mac{};  // all zero: the kernel picks a random one at each start
+    Mac host_mac{};
+};
+
+// Routed ("venet") mode: the VPS's addresses sit on `kVenetInside` in the
+// VPS and the host reaches them through venet<CTID>, which holds the
+// gateway addresses the VPS routes through.
+inline constexpr const char* kVenetInside = "venet0";
+inline constexpr const char* kGatewayV4 = "169.254.0.1";
+inline constexpr const char* kGatewayV6 = "fe80::1";
+
+struct Network {
+    std::vector<IpAddress> addresses;  // routed
+    std::string venet_host;            // "venet<CTID>"
+    std::vector<Veth> veths;
+    std::vector<std::string> nameservers;
+    std::vector<std::string> searchdomains;
+    // Host-side interfaces this VPS owns while it runs.
+    std::vector<std::string> host_ifnames() const;
+};
+
 struct Plan {
     uint32_t ctid = 0;
     std::string name;
     std::string hostname;
+    bool hostname_configured = false;  // set by the admin, not the CTID fallback
     std::string private_dir;  // <root>/private/<ctid>: the VPS's files
     std::string root_dir;     // <root>/root/<ctid>: where they are mounted
     std::vector<std::string> init_argv{"/sbin/init"};
@@ -74,6 +116,7 @@ struct Plan {
     std::vector<int> caps_drop;
     // Syscalls refused with EPERM by the seccomp filter.
     std::vector<std::string> seccomp_deny;
+    Network net;
 };
 
 // Capabilities a VPS's root never holds (names as capabilities(7), lower case
@@ -89,5 +132,20 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host);
 Result<uint32_t> parse_ctid(std::string_view text);
 Result<void> check_name(std::string_view name);
 Result<void> check_hostname(std::string_view hostname);
+
+// Network values, checked as --ipadd, --netif_add and vz.yaml take them.
+// parse_ip refuses what cannot be a VPS's own address (loopback, multicast,
+// unspecified, the gateways above).
+Result<IpAddress> parse_ip(std::string_view text);
+Result<Mac> parse_mac(std::string_view text);
+std::string mac_text(const Mac& mac);
+// A Linux interface name: 1..15 bytes, no '/', ':' or whitespace, not "." or "..".
+Result<void> check_ifname(std::string_view name, std::string_view what);
+// A resolver address (any unicast IPv4/IPv6, loopback allowed) and a DNS
+// search domain.
+Result<void> check_nameserver(std::string_view text);
+Result<void> check_searchdomain(std::string_view text);
+// The network part of a config, resolved; problems are appended.
+Network build_network(const config::VpsConfig& cfg, std::vector<std::string>& problems);
 
 }  // namespace vps::plan

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,11 +36,15 @@ struct Lxcfs {
     std::vector<std::string> files;
 };
 
+// Called with the pid of the new init while it still waits in its fresh
+// namespaces, before anything of the VPS runs (vzd wires the network here).
+using BeforeRun = std::function<Result<void>(pid_t)>;
+
 // Clone the VPS's init into new pid, mount, uts, ipc, net and cgroup
 // namespaces inside `group`, build its root and exec init. Returns once
 // init has been exec'd (or with the step that failed, and no process left).
 Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console,
-                      const Lxcfs& lxcfs = {});
+                      const Lxcfs& lxcfs = {}, const BeforeRun& before_run = {});
 
 // A running VPS as seen from outside: its init and cgroup.
 struct Target {

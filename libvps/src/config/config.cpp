@@ -108,7 +108,7 @@ Result<int> parse_int(const Entry& e, const std::string& text, std::string_view 
 }
 
 std::string global_keys() {
-    return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, lxcfs, defaults";
+    return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, lxcfs, bridge, defaults";
 }
 
 // Why a vz.yaml string setting is unusable, or "" when it is fine.
@@ -125,6 +125,9 @@ std::string check_global_text(const std::string& key, const std::string& v) {
     }
     if (key == "cgroup_mode" && v != "auto" && v != "v1" && v != "v2")
         return key + ": '" + v + "' is not auto, v1 or v2";
+    if (key == "bridge") {
+        if (auto r = plan::check_ifname(v, "bridge"); !r) return r.error().detail();
+    }
     return {};
 }
 
@@ -155,6 +158,7 @@ Result<void> set_global(GlobalConfig& cfg, const Entry& e, std::string_view orig
                          : e.key == "admin_group" ? &cfg.admin_group
                          : e.key == "cgroup_mode" ? &cfg.cgroup_mode
                          : e.key == "lxcfs"       ? &cfg.lxcfs
+                         : e.key == "bridge"      ? &cfg.bridge
                                                   : nullptr;
     if (!field && e.key != "stop_timeout")
         return config_error(origin, e.mark,
@@ -191,8 +195,79 @@ std::string* vps_text_field(VpsConfig& cfg, const std::string& key) {
     return nullptr;
 }
 
+// A list of plain values ("ip_address: [10.0.0.2, fd00::2]"); a single
+// value is taken as a list of one.
+Result<std::vector<std::string>> scalar_list(const Entry& e, std::string_view origin) {
+    std::vector<std::string> out;
+    if (e.value.IsNull()) return out;
+    if (e.value.IsScalar()) {
+        out.push_back(e.value.Scalar());
+        return out;
+    }
+    if (!e.value.IsSequence())
+        return config_error(origin, e.mark, "'" + e.key + "' must be a list, not a " + kind(e.value));
+    for (const auto& item : e.value) {
+        if (!item.IsScalar())
+            return config_error(origin, item.Mark(),
+                                "'" + e.key + "' entries must be single values, not a " + kind(item));
+        out.push_back(item.Scalar());
+    }
+    return out;
+}
+
+Result<NetifConfig> parse_netif(const YAML::Node& node, std::string_view origin) {
+    if (!node.IsMap())
+        return config_error(origin, node.Mark(), "netif entries must be mappings (ifname: eth0 ...)");
+    auto items = entries(node, origin);
+    if (!items) return std::move(items).error();
+    NetifConfig n;
+    for (const auto& item : *items) {
+        std::string* field = item.key == "ifname"        ? &n.ifname
+                             : item.key == "mac"         ? &n.mac
+                             : item.key == "host_ifname" ? &n.host_ifname
+                             : item.key == "host_mac"    ? &n.host_mac
+                             : item.key == "bridge"      ? &n.bridge
+                                                         : nullptr;
+        if (!field)
+            return config_error(origin, item.mark,
+                                "netif: unknown key '" + item.key +
+                                    "' (known: ifname, mac, host_ifname, host_mac, bridge)");
+        auto text = scalar(item, origin, true);
+        if (!text) return std::move(text).error();
+        *field = *text;
+    }
+    if (n.ifname.empty()) return config_error(origin, node.Mark(), "netif: an entry without ifname");
+    return n;
+}
+
+Result<void> set_netif(VpsConfig& cfg, const Entry& e, std::string_view origin) {
+    if (e.value.IsNull()) return ok();
+    if (!e.value.IsSequence())
+        return config_error(origin, e.mark, "netif must be a list of interfaces, not a " + kind(e.value));
+    for (const auto& node : e.value) {
+        auto n = parse_netif(node, origin);
+        if (!n) return std::move(n).error();
+        cfg.netif.push_back(std::move(*n));
+    }
+    return ok();
+}
+
+std::vector<std::string>* vps_list_field(VpsConfig& cfg, const std::string& key) {
+    if (key == "ip_address") return &cfg.ip_address;
+    if (key == "nameserver") return &cfg.nameserver;
+    if (key == "searchdomain") return &cfg.searchdomain;
+    return nullptr;
+}
+
 Result<void> set_vps(VpsConfig& cfg, const Entry& e, std::string_view origin) {
     if (e.key == "onboot") return set_onboot(cfg, e, origin);
+    if (e.key == "netif") return set_netif(cfg, e, origin);
+    if (auto* list = vps_list_field(cfg, e.key)) {
+        auto values = scalar_list(e, origin);
+        if (!values) return std::move(values).error();
+        *list = std::move(*values);
+        return ok();
+    }
     std::string* field = vps_text_field(cfg, e.key);
     bool is_param = !field && params::is_known(e.key);
     if (!field && !is_param && e.key != "ctid")
@@ -227,6 +302,14 @@ std::optional<uint32_t> ctid_from_path(const std::string& path) {
 void emit_text(YAML::Emitter& out, const char* key, const std::string& value) {
     if (value.empty()) return;  // absent reads back as ""
     out << YAML::Key << key << YAML::Value << value;
+}
+
+void emit_list(YAML::Emitter& out, const char* key, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    // IPv6 addresses contain ':'; quoted, no reader takes them for numbers.
+    for (const auto& v : values) out << YAML::DoubleQuoted << v;
+    out << YAML::EndSeq;
 }
 
 // YAML 1.1 readers (PyYAML in admins' scripts) take a plain "100:200" for a
@@ -279,6 +362,7 @@ std::string dump_global(const GlobalConfig& cfg) {
     out << YAML::Key << "cgroup_mode" << YAML::Value << cfg.cgroup_mode;
     out << YAML::Key << "stop_timeout" << YAML::Value << cfg.stop_timeout;
     out << YAML::Key << "lxcfs" << YAML::Value << cfg.lxcfs;
+    out << YAML::Key << "bridge" << YAML::Value << cfg.bridge;
     out << YAML::Key << "defaults" << YAML::Value;
     if (cfg.defaults.empty()) out << YAML::Flow;
     out << YAML::BeginMap;
@@ -298,6 +382,24 @@ std::string dump_vps(const VpsConfig& cfg) {
     emit_text(out, "description", cfg.description);
     out << YAML::Key << "onboot" << YAML::Value << cfg.onboot;
     for (const auto& [k, v] : cfg.params) emit_param(out, k, v);
+    emit_list(out, "ip_address", cfg.ip_address);
+    if (!cfg.netif.empty()) {
+        out << YAML::Key << "netif" << YAML::Value << YAML::BeginSeq;
+        for (const auto& n : cfg.netif) {
+            out << YAML::BeginMap;
+            emit_text(out, "ifname", n.ifname);
+            // MACs contain ':' and must stay strings for YAML 1.1 readers.
+            if (!n.mac.empty()) out << YAML::Key << "mac" << YAML::Value << YAML::DoubleQuoted << n.mac;
+            emit_text(out, "host_ifname", n.host_ifname);
+            if (!n.host_mac.empty())
+                out << YAML::Key << "host_mac" << YAML::Value << YAML::DoubleQuoted << n.host_mac;
+            emit_text(out, "bridge", n.bridge);
+            out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
+    }
+    emit_list(out, "nameserver", cfg.nameserver);
+    emit_list(out, "searchdomain", cfg.searchdomain);
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";
 }

@@ -279,6 +279,7 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     if (!root) problems.push_back(root.error().detail());
     auto res = params::parse_all(cfg.params, bounds(host));
     if (!res) problems.push_back(res.error().detail());
+    Network net = build_network(cfg, problems);
     if (!problems.empty()) {
         std::string msg;
         for (const auto& p : problems) msg += (msg.empty() ? "" : "; ") + p;
@@ -289,6 +290,7 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     p.ctid = cfg.ctid;
     p.name = cfg.name;
     p.hostname = cfg.hostname.empty() ? std::to_string(cfg.ctid) : cfg.hostname;
+    p.hostname_configured = !cfg.hostname.empty();
     p.private_dir = *root + "/private/" + std::to_string(cfg.ctid);
     p.root_dir = *root + "/root/" + std::to_string(cfg.ctid);
     p.init_argv = {"/sbin/init"};
@@ -306,6 +308,7 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     // with a disk quota must not have it, or its root could fill the disk.
     if (p.disk_quota) p.caps_drop.push_back(CAP_SYS_RESOURCE);
     p.seccomp_deny = default_seccomp_deny();
+    p.net = std::move(net);
     return p;
 }
 

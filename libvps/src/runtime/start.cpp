@@ -5,6 +5,7 @@
 //   clone3(namespaces, pidfd,       waits on `go`
 //          CLONE_INTO_CGROUP on v2)
 //   v1: add child to cgroups
+//   before_run(pid): network
 //   write `go`  ------------------> unshare cgroup ns, build the root,
 //                                   pivot_root, hostname, caps, seccomp,
 //   read `report` until EOF <------ exec init (report closes on exec) or
@@ -195,7 +196,7 @@ Result<void> await_exec(const ChildSpec& s, FdRef report) {
 }  // namespace
 
 Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console,
-                      const Lxcfs& lxcfs) {
+                      const Lxcfs& lxcfs, const BeforeRun& before_run) {
     ChildSpec spec;
     if (auto r = prepare(spec, plan, {console.path, lxcfs.proc_dir, lxcfs.files}); !r) return std::move(r).error();
     auto go = sys::pipe();
@@ -215,6 +216,9 @@ Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Conso
     report->second.reset();
     if (!group.clone_into_fd()) {
         if (auto r = group.add_process(init.pid()); !r) return std::move(r).error();
+    }
+    if (before_run) {
+        if (auto r = before_run(init.pid()); !r) return std::move(r).error();
     }
     if (::write(go->second.get(), "g", 1) != 1) return Error::sys("write", "start pipe");
     go->second.reset();
