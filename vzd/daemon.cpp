@@ -316,7 +316,7 @@ Result<uint32_t> Daemon::resolve(const std::string& target) {
     return id;
 }
 
-Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid) const {
+Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid, vps::config::VpsConfig* cfg_out) const {
     auto cfg = vps::config::load_vps(layout_.conf(ctid));
     if (!cfg) return std::move(cfg).error();
     if (cfg->ctid != ctid)
@@ -324,6 +324,7 @@ Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid) const {
                                                  std::to_string(cfg->ctid) + " does not match the file name");
     auto plan = plan_for(*cfg);
     if (!plan) return std::move(plan).error().with_context(layout_.conf(ctid));
+    if (cfg_out) *cfg_out = std::move(*cfg);
     return plan;
 }
 

@@ -58,7 +58,8 @@ struct Vps {
     std::string op_name;
     std::optional<RunningInit> running;
     std::unique_ptr<cgroups::Group> group;
-    vps::plan::Plan plan;  // what it was started with
+    vps::plan::Plan plan;       // what it runs with now
+    vps::config::VpsConfig cfg;  // the config behind `plan`, live changes included
 };
 
 class Daemon {
@@ -79,7 +80,8 @@ private:
     // Registry.
     std::shared_ptr<Vps> entry(uint32_t ctid);
     Result<uint32_t> resolve(const std::string& target);
-    Result<vps::plan::Plan> load_plan(uint32_t ctid) const;
+    // cfg_out, when given, gets the config the plan was built from.
+    Result<vps::plan::Plan> load_plan(uint32_t ctid, vps::config::VpsConfig* cfg_out = nullptr) const;
     Result<void> reserve_name(const std::string& name, uint32_t ctid);
     void unreserve_name(const std::string& name, uint32_t ctid);
     Result<std::map<std::string, std::string>> load_sample(const std::string& name) const;
@@ -117,6 +119,7 @@ private:
     Result<nlohmann::json> op_ubc(uint32_t ctid);
     nlohmann::json held_counters(Vps& v);
     Result<nlohmann::json> op_set(uint32_t ctid, const nlohmann::json& args);
+    Result<void> apply_live(Vps& v, const vps::plan::Plan& plan, const std::string& hostname, bool net_changed);
     Result<nlohmann::json> op_exec(uint32_t ctid, const nlohmann::json& args,
                                    std::vector<vps::Fd>& fds, vps::FdRef conn);
     Result<nlohmann::json> op_enter(uint32_t ctid, const nlohmann::json& args, vps::FdRef conn);

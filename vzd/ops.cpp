@@ -247,20 +247,27 @@ Result<json> Daemon::op_list() {
     return json{{"vpses", rows}};
 }
 
+// A running VPS is changed from what it runs with (earlier unsaved changes
+// stay in force); a stopped one from its config. --save writes the result.
 Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "set");
     if (!lock) return std::move(lock).error();
-    auto cfg = vps::config::load_vps(layout_.conf(ctid));
-    if (!cfg) return std::move(cfg).error();
+    auto disk = vps::config::load_vps(layout_.conf(ctid));
+    if (!disk) return std::move(disk).error();
+    vps::config::VpsConfig cfg = *disk;
+    {
+        std::lock_guard g(v->m);
+        if (v->running && v->cfg.ctid == ctid) cfg = v->cfg;
+    }
     auto p = params_arg(args);
     if (!p) return std::move(p).error();
-    if (auto r = merge_params(*cfg, *p, host_cpus_); !r) return std::move(r).error();
-    auto net_changed = apply_net_args(*cfg, args);
+    if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
+    auto net_changed = apply_net_args(cfg, args);
     if (!net_changed) return std::move(net_changed).error();
     const std::string hostname = str_arg(args, "hostname");
-    if (!hostname.empty()) cfg->hostname = hostname;
-    auto plan = plan_for(*cfg);
+    if (!hostname.empty()) cfg.hostname = hostname;
+    auto plan = plan_for(cfg);
     if (!plan) return std::move(plan).error();
     const bool save = args.value("save", false);
 
@@ -274,42 +281,46 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
                 return std::move(r).error();
         }
         if (running) {
-            if (auto r = v->group->apply(limits_for(*plan)); !r)
+            if (auto r = apply_live(*v, *plan, hostname, *net_changed); !r)
                 return std::move(r).error().with_context("set " + id_str(ctid));
-            if (auto r = apply_disk_quota(*plan); !r) return std::move(r).error();
-            vps::runtime::Target live{v->running->pid, v->running->pidfd.ref(), v->group.get(), &v->plan};
-            if (auto r = vps::runtime::set_ipc_sysctls(live, plan->ipc_sysctls); !r)
-                return std::move(r).error().with_context("set " + id_str(ctid));
-            if (!hostname.empty()) {
-                if (auto r = vps::runtime::set_hostname(live, hostname); !r) return std::move(r).error();
-            }
-            if (*net_changed) {
-                std::vector<std::string> notes;
-                auto r = vps::net::update(v->plan.net, plan->net, v->running->pid, &notes);
-                for (const auto& n : notes) log("VPS " + id_str(ctid) + ": " + n);
-                if (!r) {
-                    // Back to what the VPS ran with: nothing half configured.
-                    if (auto back = vps::net::update(plan->net, v->plan.net, v->running->pid); !back)
-                        log("warning: VPS " + id_str(ctid) + ": undoing a failed network change: " +
-                            back.error().message());
-                    return std::move(r).error().with_context("set " + id_str(ctid));
-                }
-            }
-            if (*net_changed || !hostname.empty()) {
-                if (auto r = write_identity(*plan, !cfg->hostname.empty()); !r)
-                    return std::move(r).error().with_context("set " + id_str(ctid));
-            }
             v->plan = *plan;
+            v->cfg = cfg;
             out["applied"] = true;
         }
     }
     if (save) {
-        if (auto r = vps::config::save_vps(layout_.conf(ctid), *cfg); !r) return std::move(r).error();
+        if (auto r = vps::config::save_vps(layout_.conf(ctid), cfg); !r) return std::move(r).error();
     } else if (!out["applied"].get<bool>()) {
         out["warning"] = "VPS " + id_str(ctid) +
                          " is not running and --save was not given: nothing was changed";
     }
     return out;
+}
+
+// Caller holds v.m and the operation lock; v runs.
+Result<void> Daemon::apply_live(Vps& v, const vps::plan::Plan& plan, const std::string& hostname,
+                                bool net_changed) {
+    const std::string id = id_str(v.ctid);
+    if (auto r = v.group->apply(limits_for(plan)); !r) return r;
+    if (auto r = apply_disk_quota(plan); !r) return r;
+    vps::runtime::Target live{v.running->pid, v.running->pidfd.ref(), v.group.get(), &v.plan};
+    if (auto r = vps::runtime::set_ipc_sysctls(live, plan.ipc_sysctls); !r) return r;
+    if (!hostname.empty()) {
+        if (auto r = vps::runtime::set_hostname(live, hostname); !r) return r;
+    }
+    if (net_changed) {
+        std::vector<std::string> notes;
+        auto r = vps::net::update(v.plan.net, plan.net, v.running->pid, &notes);
+        for (const auto& n : notes) log("VPS " + id + ": " + n);
+        if (!r) {
+            // Back to what the VPS ran with: nothing half configured.
+            if (auto back = vps::net::update(plan.net, v.plan.net, v.running->pid); !back)
+                log("warning: VPS " + id + ": undoing a failed network change: " + back.error().message());
+            return r;
+        }
+    }
+    if (net_changed || !hostname.empty()) return write_identity(plan, plan.hostname_configured);
+    return vps::ok();
 }
 
 }  // namespace vzd

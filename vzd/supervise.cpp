@@ -52,7 +52,8 @@ uint64_t Daemon::nproc(Vps& v) {
 
 Result<void> Daemon::start_locked(Vps& v) {
     const uint32_t id = v.ctid;
-    auto plan = load_plan(id);
+    vps::config::VpsConfig cfg;
+    auto plan = load_plan(id, &cfg);
     if (!plan) return std::move(plan).error();
     if (is_running(v)) return Error::make(Errc::running, "VPS " + std::to_string(id) + " is already running");
     if (!sys::is_dir(plan->private_dir))
@@ -109,6 +110,7 @@ Result<void> Daemon::start_locked(Vps& v) {
         v.running = RunningInit{pid, started->init.release(), state.start_time, state.started_at, true};
         v.group = std::move(*group);
         v.plan = std::move(*plan);
+        v.cfg = std::move(cfg);
     }
     log("VPS " + std::to_string(id) + " started, init pid " + std::to_string(state.init_pid));
     std::thread(drain_console, std::move(console->master), layout_.console_log(id), kConsoleLogBytes).detach();
@@ -180,7 +182,8 @@ void Daemon::adopt_running() {
         if (pidfd) {
             // Never drop a live VPS: a config that no longer parses or a
             // cgroup we cannot open only limits what we can do with it.
-            auto plan = load_plan(id);
+            vps::config::VpsConfig cfg;
+            auto plan = load_plan(id, &cfg);
             if (!plan) log("warning: VPS " + std::to_string(id) + ": " + plan.error().message());
             if (!group) log("warning: VPS " + std::to_string(id) + ": " + group.error().message());
             auto v = entry(id);
@@ -190,7 +193,10 @@ void Daemon::adopt_running() {
                 v->running = RunningInit{state->init_pid, std::move(*pidfd), state->start_time,
                                          state->started_at, false};
                 if (group) v->group = std::move(*group);
-                if (plan) v->plan = std::move(*plan);
+                if (plan) {
+                    v->plan = std::move(*plan);
+                    v->cfg = std::move(cfg);
+                }
             }
             log("VPS " + std::to_string(id) + " is running (init pid " +
                 std::to_string(state->init_pid) + "): adopted");
