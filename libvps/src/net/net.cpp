@@ -102,7 +102,11 @@ Result<void> ensure_bridge(Netlink& host, const std::string& name) {
     if (*l && (*l)->type != "bridge")
         return Error::make(Errc::bad_value, "interface '" + name + "' exists on the host but is not a bridge");
     if (!*l) {
-        if (auto r = host.add_bridge(name); !r) return r;
+        // Two VPSes starting at once may both find the bridge missing.
+        if (auto r = host.add_bridge(name); !r) {
+            auto again = host.link(name);
+            if (!again || !*again || (*again)->type != "bridge") return r;
+        }
     }
     if (!*l || !(*l)->up) return host.set_up(name);
     return ok();
