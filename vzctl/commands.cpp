@@ -54,6 +54,7 @@ int cmd_create(const Options& o) {
     if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
     if (!o.name.empty()) req.args["name"] = o.name;
     if (!o.sample.empty()) req.args["config"] = o.sample;
+    if (!o.userns.empty()) req.args["userns"] = o.userns;
     auto r = call(o, req);
     if (!r) return fail(r.error());
     print_warnings(*r);

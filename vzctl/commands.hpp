@@ -18,6 +18,7 @@ struct Options {
     std::string hostname;
     std::string name;
     std::string sample;
+    std::string userns;  // create --userns yes|no; "" = the host's default
     std::map<std::string, std::string> params;
     // Network changes, as OpenVZ's vzctl set spelled them; each repeatable.
     std::map<std::string, std::vector<std::string>> net;

@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
     create->add_option("--hostname", o.hostname, "hostname inside the VPS");
     create->add_option("--name", o.name, "unique name usable instead of the CTID");
     create->add_option("--config", o.sample, "config sample: parameters from <root>/conf/samples/NAME.yaml");
+    create->add_option("--userns", o.userns,
+                       "yes: own user namespace, root inside is not root on the host (default); "
+                       "no: a privileged VPS");
     add_param_options(create, o.params);
     add_net_options(create, o.net, true);
 

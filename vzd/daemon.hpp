@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "cgroups/backend.hpp"
@@ -84,6 +85,8 @@ private:
     Result<vps::plan::Plan> load_plan(uint32_t ctid, vps::config::VpsConfig* cfg_out = nullptr) const;
     Result<void> reserve_name(const std::string& name, uint32_t ctid);
     void unreserve_name(const std::string& name, uint32_t ctid);
+    Result<uint32_t> reserve_id_range(uint32_t ctid);
+    void unreserve_id_range(uint32_t base);
     Result<std::map<std::string, std::string>> load_sample(const std::string& name) const;
     vps::plan::HostFacts facts() const;
 
@@ -99,6 +102,9 @@ private:
     // Apply a request's "net" changes (ipadd, netif_add ...) to a config;
     // true when there were any.
     Result<bool> apply_net_args(vps::config::VpsConfig& cfg, const nlohmann::json& args) const;
+    // The request with every --netif_add field that has a default filled in
+    // (MACs generated, host interface name chosen against `cfg`).
+    Result<nlohmann::json> complete_net_args(const vps::config::VpsConfig& cfg, const nlohmann::json& args) const;
     void resolve_bridges(vps::plan::Plan& plan) const;
     Result<void> check_network(uint32_t ctid, const vps::plan::Network& net,
                                const vps::plan::Network* current) const;
@@ -119,6 +125,7 @@ private:
     Result<nlohmann::json> op_ubc(uint32_t ctid);
     nlohmann::json held_counters(Vps& v);
     Result<nlohmann::json> op_set(uint32_t ctid, const nlohmann::json& args);
+    Result<bool> edit_config(vps::config::VpsConfig& cfg, const nlohmann::json& args) const;
     Result<void> apply_live(Vps& v, const vps::plan::Plan& plan, const std::string& hostname, bool net_changed);
     Result<nlohmann::json> op_exec(uint32_t ctid, const nlohmann::json& args,
                                    std::vector<vps::Fd>& fds, vps::FdRef conn);
@@ -148,6 +155,7 @@ private:
     std::mutex registry_m_;
     std::map<uint32_t, std::shared_ptr<Vps>> vpses_;
     std::map<std::string, uint32_t> names_;
+    std::set<uint32_t> reserved_bases_;  // id ranges of creates in progress
 };
 
 // Take the per-VPS operation lock or fail with "busy" (vzctl exit 9).

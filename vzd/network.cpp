@@ -172,6 +172,26 @@ Result<bool> Daemon::apply_net_args(vps::config::VpsConfig& cfg, const json& arg
     return !net.empty();
 }
 
+Result<json> Daemon::complete_net_args(const vps::config::VpsConfig& cfg, const json& args) const {
+    json out = args;
+    auto it = args.find("net");
+    if (it == args.end() || !it->is_object() || !it->contains("netif_add")) return out;
+    auto specs = list_arg(*it, "netif_add");
+    if (!specs) return std::move(specs).error();
+    vps::config::VpsConfig scratch = cfg;
+    auto dels = list_arg(*it, "netif_del");
+    if (!dels) return std::move(dels).error();
+    if (auto r = del_netifs(scratch, *dels); !r) return std::move(r).error();
+    json filled = json::array();
+    for (const auto& spec : *specs) {
+        if (auto r = add_netifs(scratch, {spec}, cfg_.bridge); !r) return std::move(r).error();
+        const auto& n = scratch.netif.back();
+        filled.push_back(n.ifname + "," + n.mac + "," + n.host_ifname + "," + n.host_mac + "," + n.bridge);
+    }
+    out["net"]["netif_add"] = filled;
+    return out;
+}
+
 void Daemon::resolve_bridges(plan::Plan& p) const {
     for (auto& v : p.net.veths)
         if (v.bridge.empty()) v.bridge = cfg_.bridge;

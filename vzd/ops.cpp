@@ -3,6 +3,9 @@
 // answered "busy"), while requests for other VPSes go on in parallel.
 #include <unistd.h>
 
+#include <algorithm>
+#include <set>
+
 #include "daemon.hpp"
 #include "vps/net.hpp"
 #include "vps/params.hpp"
@@ -18,6 +21,17 @@ using vps::ScopeExit;
 namespace {
 
 std::string id_str(uint32_t id) { return std::to_string(id); }
+
+// --userns yes|no of create; absent: the host's default (vz.yaml userns).
+Result<bool> userns_arg(const json& args, bool fallback) {
+    auto it = args.find("userns");
+    if (it == args.end() || it->is_null()) return fallback;
+    if (!it->is_string()) return Error::make(Errc::protocol, "'userns' must be a string");
+    const std::string v = it->get<std::string>();
+    if (v == "yes" || v == "on" || v == "true") return true;
+    if (v == "no" || v == "off" || v == "false") return false;
+    return Error::make(Errc::bad_argument, "invalid --userns '" + v + "': expected yes or no");
+}
 
 Result<std::map<std::string, std::string>> params_arg(const json& args) {
     std::map<std::string, std::string> out;
@@ -60,6 +74,37 @@ Result<void> Daemon::reserve_name(const std::string& name, uint32_t ctid) {
         return Error::make(Errc::vps_exists,
                            "name '" + name + "' is already used by VPS " + id_str(it->second));
     return vps::ok();
+}
+
+// The first free range of 65536 host ids at or after id_range_start that
+// no other VPS's config holds and no create in progress has reserved.
+Result<uint32_t> Daemon::reserve_id_range(uint32_t ctid) {
+    auto ctids = layout_.list_ctids();
+    if (!ctids) return std::move(ctids).error();
+    std::set<uint32_t> used;
+    for (uint32_t other : *ctids) {
+        if (other == ctid) continue;
+        auto cfg = vps::config::load_vps(layout_.conf(other));
+        if (cfg && cfg->id_base) used.insert(cfg->id_base);
+    }
+    std::lock_guard g(registry_m_);
+    used.insert(reserved_bases_.begin(), reserved_bases_.end());
+    constexpr uint64_t size = vps::plan::kIdRangeSize;
+    for (uint64_t base = cfg_.id_range_start; base + size - 1 <= 0xffffffffULL; base += size) {
+        // Ranges are handed out on this grid; one that overlaps a used
+        // range (a hand-edited id_base) is skipped too.
+        bool overlaps = std::any_of(used.begin(), used.end(), [&](uint32_t u) { return base < u + size && u < base + size; });
+        if (overlaps) continue;
+        reserved_bases_.insert(static_cast<uint32_t>(base));
+        return static_cast<uint32_t>(base);
+    }
+    return Error::make(Errc::system, "no free range of 65536 host ids left for a user namespace");
+}
+
+void Daemon::unreserve_id_range(uint32_t base) {
+    if (base == 0) return;
+    std::lock_guard g(registry_m_);
+    reserved_bases_.erase(base);
 }
 
 void Daemon::unreserve_name(const std::string& name, uint32_t ctid) {
@@ -114,6 +159,8 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     if (!p) return std::move(p).error();
     if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
     if (auto r = apply_net_args(cfg, req.args); !r) return std::move(r).error();
+    auto userns = userns_arg(req.args, cfg_.userns);
+    if (!userns) return std::move(userns).error();
     auto plan = plan_for(cfg);
     if (!plan) return std::move(plan).error();
     if (auto r = check_network(*id, plan->net, nullptr); !r) return std::move(r).error();
@@ -124,8 +171,14 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     if (auto r = reserve_name(cfg.name, *id); !r) return std::move(r).error();
     ScopeExit release_name([&] { unreserve_name(cfg.name, *id); });
 
+    if (*userns) {
+        auto base = reserve_id_range(*id);
+        if (!base) return std::move(base).error();
+        cfg.id_base = *base;
+    }
+    ScopeExit release_ids([&] { unreserve_id_range(cfg.id_base); });
     auto tag = [&](const std::string& dir) { return tag_private_area(dir, *id); };
-    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id), tag); !r)
+    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id), tag, cfg.id_base); !r)
         return std::move(r).error();
     if (auto r = vps::config::save_vps(layout_.conf(*id), cfg); !r) {
         (void)sys::remove_tree(layout_.private_dir(*id));
@@ -134,7 +187,12 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     release_name.dismiss();
     log("VPS " + id_str(*id) + " created from template " + cfg.ostemplate);
     json out{{"ctid", *id}, {"private", layout_.private_dir(*id)}};
-    if (auto w = warnings_for(*plan); !w.empty()) out["warnings"] = w;
+    auto w = warnings_for(*plan);
+    if (!*userns)
+        w.push_back("VPS " + id_str(*id) + " is privileged (--userns no): root inside it is root on the host");
+    else
+        out["id_base"] = cfg.id_base;
+    if (!w.empty()) out["warnings"] = w;
     return out;
 }
 
@@ -247,35 +305,53 @@ Result<json> Daemon::op_list() {
     return json{{"vpses", rows}};
 }
 
-// A running VPS is changed from what it runs with (earlier unsaved changes
-// stay in force); a stopped one from its config. --save writes the result.
-Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
+// The changes of one set request, applied to a config.
+Result<bool> Daemon::edit_config(vps::config::VpsConfig& cfg, const json& args) const {
+    auto p = params_arg(args);
+    if (!p) return std::move(p).error();
+    if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
+    auto net_changed = apply_net_args(cfg, args);
+    if (!net_changed) return net_changed;
+    if (const std::string hostname = str_arg(args, "hostname"); !hostname.empty()) cfg.hostname = hostname;
+    return net_changed;
+}
+
+// As OpenVZ's vzctl: a running VPS is changed from what it runs with (an
+// earlier change without --save stays in force until it stops), and --save
+// writes this change, and only this one, to the config.
+Result<json> Daemon::op_set(uint32_t ctid, const json& args_in) {
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "set");
     if (!lock) return std::move(lock).error();
     auto disk = vps::config::load_vps(layout_.conf(ctid));
     if (!disk) return std::move(disk).error();
-    vps::config::VpsConfig cfg = *disk;
+    vps::config::VpsConfig live = *disk;
+    bool running = false;
     {
         std::lock_guard g(v->m);
-        if (v->running && v->cfg.ctid == ctid) cfg = v->cfg;
+        running = v->running && v->group;
+        if (running && v->cfg.ctid == ctid) live = v->cfg;
     }
-    auto p = params_arg(args);
-    if (!p) return std::move(p).error();
-    if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
-    auto net_changed = apply_net_args(cfg, args);
+    // Generated values (MACs, host interface names) are chosen once, so the
+    // running VPS and its saved config get the same.
+    auto args = complete_net_args(live, args_in);
+    if (!args) return std::move(args).error();
+    const bool save = args->value("save", false);
+    auto net_changed = edit_config(live, *args);
     if (!net_changed) return std::move(net_changed).error();
-    const std::string hostname = str_arg(args, "hostname");
-    if (!hostname.empty()) cfg.hostname = hostname;
-    auto plan = plan_for(cfg);
+    auto plan = plan_for(live);
     if (!plan) return std::move(plan).error();
-    const bool save = args.value("save", false);
+    if (save && running) {
+        if (auto r = edit_config(*disk, *args); !r) return std::move(r).error().with_context("saved config");
+        if (auto r = plan_for(*disk); !r) return std::move(r).error().with_context("saved config");
+    }
+    const std::string hostname = str_arg(*args, "hostname");
 
     json out{{"ctid", ctid}, {"applied", false}, {"saved", save}};
     if (auto w = warnings_for(*plan); !w.empty()) out["warnings"] = w;
     {
         std::lock_guard g(v->m);
-        const bool running = v->running && v->group;
+        running = v->running && v->group;
         if (*net_changed) {
             if (auto r = check_network(ctid, plan->net, running ? &v->plan.net : nullptr); !r)
                 return std::move(r).error();
@@ -284,12 +360,13 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args) {
             if (auto r = apply_live(*v, *plan, hostname, *net_changed); !r)
                 return std::move(r).error().with_context("set " + id_str(ctid));
             v->plan = *plan;
-            v->cfg = cfg;
+            v->cfg = live;
             out["applied"] = true;
         }
     }
     if (save) {
-        if (auto r = vps::config::save_vps(layout_.conf(ctid), cfg); !r) return std::move(r).error();
+        if (auto r = vps::config::save_vps(layout_.conf(ctid), running ? *disk : live); !r)
+            return std::move(r).error();
     } else if (!out["applied"].get<bool>()) {
         out["warning"] = "VPS " + id_str(ctid) +
                          " is not running and --save was not given: nothing was changed";

@@ -4,10 +4,12 @@
 #   . "$(dirname "$0")/lib.sh"
 #
 # The tests drive the real vzd and vzctl as root on the real kernel. Each
-# test re-executes itself in private mount and PID namespaces (unless
-# VZT_NO_ISOLATE=1 is set before sourcing this file): whatever the product
-# mounts lands in a mount namespace the test owns, and when the test ends
-# the kernel kills every process it left behind. The leak checks of the
+# test re-executes itself in private mount, PID and network namespaces
+# (unless VZT_NO_ISOLATE=1 is set before sourcing this file): whatever the
+# product mounts lands in a mount namespace the test owns, the interfaces
+# and routes it makes in a network namespace that holds only loopback, and
+# when the test ends the kernel kills every process it left behind and
+# removes that network namespace with everything in it. The leak checks of the
 # teardown run before that, so a leak is still reported as a failure.
 #
 # Environment (all optional):
@@ -25,11 +27,18 @@
 if [ "${VZT_NO_ISOLATE:-0}" != 1 ] && [ "${VZT_ISOLATED:-0}" != 1 ]; then
     if [ "$(id -u)" = 0 ]; then
         export VZT_ISOLATED=1
+        # --net: the test, and the vzd it starts, get a network namespace of
+        # their own holding only loopback; the bridges, veth pairs and routes
+        # vzd makes stay in it and vanish with it.
         # --kill-child: if this process dies, the test's PID 1 and with it
         # every process of the namespace dies too.
-        exec unshare --mount --propagation private --pid --fork --mount-proc \
+        exec unshare --mount --propagation private --pid --net --fork --mount-proc \
             --kill-child "$BASH" "$0" "$@"
     fi
+fi
+if [ "${VZT_ISOLATED:-0}" = 1 ] && [ "${VZT_NO_ISOLATE:-0}" != 1 ]; then
+    # A new network namespace starts with lo down.
+    ip link set lo up 2>/dev/null || echo "--- lib.sh: cannot bring up lo in the test's network namespace" >&2
 fi
 
 set -u
@@ -446,6 +455,57 @@ start_vps() {
 # vps_status CTID: the status line.
 vps_status() {
     vzctl status "$1" 2>/dev/null
+}
+
+# --- network ---------------------------------------------------------------------------
+# The tests run in a network namespace of their own (see the isolation at
+# the top): "the host" below is that namespace, where vzd makes its bridges,
+# veth pairs and routes.
+
+# link_names: the interface names in `ip -o link` output on stdin (iproute2
+# or busybox), without the "@peer" suffix, one a line, sorted.
+link_names() {
+    awk -F': ' 'NF > 1 { sub(/@.*/, "", $2); print $2 }' | sort
+}
+
+# host_links: the interfaces on the host side, one a line, sorted.
+host_links() {
+    ip -o link show 2>/dev/null | link_names
+}
+
+# host_has_link NAME: the host side has an interface NAME.
+host_has_link() {
+    ip link show dev "$1" >/dev/null 2>&1
+}
+
+# make_plain_link NAME: an interface that is not a bridge (a dummy, or one
+# end of a veth pair where the kernel has no dummy driver), up.
+make_plain_link() {
+    ip link add "$1" type dummy 2>/dev/null ||
+        ip link add "$1" type veth peer name "${1:0:12}-p" 2>/dev/null ||
+        return 1
+    ip link set "$1" up
+}
+
+# vps_init_pid CTID: the host pid of the VPS's init, from vzd's state file
+# (runtime_dir/CTID.state), else the process of its cgroup that is PID 1 of
+# its own PID namespace.
+vps_init_pid() {
+    local ctid=$1 pid p
+    pid=$(sed -n 's/.*"init_pid": *\([0-9][0-9]*\).*/\1/p' "$VZT_ROOT/run/$ctid.state" 2>/dev/null | head -1)
+    if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then
+        echo "$pid"
+        return 0
+    fi
+    find_cgroup pids "$ctid" || return 1
+    for p in $(cg_procs "$CG_DIR"); do
+        if awk '$1 == "NSpid:" && NF > 2 && $NF == 1 { found = 1 } END { exit !found }' \
+            "/proc/$p/status" 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
 }
 
 # --- teardown -------------------------------------------------------------------------

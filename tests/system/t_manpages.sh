@@ -76,8 +76,11 @@ if [ -x "$VZCTL_BIN" ] && [ -n "${vzctl8:-}" ]; then
     params=$("$VZCTL_BIN" set --help 2>&1 | sed -n 's/^ *--\([a-z0-9]*\) TEXT.*/\1/p' | grep -vx hostname)
     [ -n "$params" ] || fail "vzctl set --help lists no parameters"
     for param in $params; do
-        grep -qw -- "$param" <<<"$(sed -n '/^PARAMETERS/,/^EXIT STATUS/p' <<<"$vzctl8")" ||
-            fail "vzctl set accepts --$param but vzctl.8 PARAMETERS does not document it"
+        # Resource parameters are documented under PARAMETERS, network
+        # options with the set command.
+        grep -qw -- "--$param" <<<"$(sed -n '/^COMMANDS/,/^EXIT STATUS/p' <<<"$vzctl8")" ||
+            grep -qw -- "$param" <<<"$(sed -n '/^PARAMETERS/,/^EXIT STATUS/p' <<<"$vzctl8")" ||
+            fail "vzctl set accepts --$param but vzctl.8 does not document it"
     done
 fi
 if [ -x "$VZD_BIN" ] && [ -n "${vzyaml5:-}" ]; then

@@ -29,6 +29,12 @@ struct GlobalConfig {
     // Bridge a VPS's veth interface joins unless --netif_add names another;
     // vzd creates it (and brings it up) when it does not exist.
     std::string bridge = "vzbr0";
+    // New VPSes get a user namespace (root inside is not root on the host)
+    // unless create says --userns no.
+    bool userns = true;
+    // First host id handed out to user namespaces: VPS n gets the n-th free
+    // range of 65536 ids from here.
+    uint32_t id_range_start = 100000;
     // Parameters a new VPS gets unless create or its template says otherwise,
     // by OpenVZ name ("physpages" -> "0:256M").
     std::map<std::string, std::string> defaults;
@@ -55,6 +61,9 @@ struct VpsConfig {
     std::string hostname;
     std::string description;
     bool onboot = false;
+    // Unprivileged VPS: ids 0..65535 inside are id_base.. on the host (its
+    // files are owned by those ids). 0 = privileged: root inside is root.
+    uint32_t id_base = 0;
     // Resource and other parameters by OpenVZ name, values as written:
     // physpages "0:65536", swappages "0:512M", numproc "1024", cpuunits
     // "1000", cpulimit "50", cpus "2". Unknown names are rejected by

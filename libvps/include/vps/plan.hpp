@@ -40,6 +40,9 @@ struct DiskQuota {
     bool operator==(const DiskQuota&) const = default;
 };
 
+// Ids one unprivileged VPS gets: 0..65535 inside, as a distribution expects.
+inline constexpr uint32_t kIdRangeSize = 65536;
+
 // One contiguous id range of a user namespace mapping (uid_map line).
 struct IdMap {
     uint32_t inside = 0;
@@ -97,7 +100,8 @@ struct Plan {
     std::vector<std::string> init_argv{"/sbin/init"};
     std::vector<std::string> init_env;
     int stop_signal = 0;  // what asks init to power off (busybox: SIGUSR2)
-    // Unprivileged VPSes: empty = no user namespace.
+    // Unprivileged VPSes (config id_base): one range each; empty = no user
+    // namespace, root inside is root on the host.
     std::vector<IdMap> uid_map;
     std::vector<IdMap> gid_map;
     params::Resources resources;

@@ -74,7 +74,14 @@ Result<RunState> load_state(const std::string& path);
 // behind under dir's name.
 // prepare runs on the still-empty directory first (to tag it with a disk
 // quota project that everything unpacked then inherits).
+// id_base != 0: the files are shifted into an unprivileged VPS's id range
+// (shift_ids) before the area takes its name.
 Result<void> unpack_template(const std::string& tarball, const std::string& dir,
-                             const std::function<Result<void>(const std::string&)>& prepare = {});
+                             const std::function<Result<void>(const std::string&)>& prepare = {},
+                             uint32_t id_base = 0);
+
+// Add `base` to the owner and group of every file below dir (inclusive),
+// symlinks themselves included, keeping set-user/group-ID bits.
+Result<void> shift_ids(const std::string& dir, uint32_t base);
 
 }  // namespace vps::storage

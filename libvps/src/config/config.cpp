@@ -108,7 +108,8 @@ Result<int> parse_int(const Entry& e, const std::string& text, std::string_view 
 }
 
 std::string global_keys() {
-    return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, lxcfs, bridge, defaults";
+    return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, lxcfs, bridge, userns, "
+           "id_range_start, defaults";
 }
 
 // Why a vz.yaml string setting is unusable, or "" when it is fine.
@@ -150,8 +151,43 @@ Result<void> set_defaults(GlobalConfig& cfg, const Entry& e, std::string_view or
     return ok();
 }
 
+Result<bool> parse_bool(const Entry& e, std::string_view origin) {
+    bool v = false;
+    if (!e.value.IsScalar() || !YAML::convert<bool>::decode(e.value, v)) {
+        std::string text = e.value.IsScalar() ? e.value.Scalar() : kind(e.value);
+        return config_error(origin, e.mark, e.key + ": '" + text + "' is not true or false");
+    }
+    return v;
+}
+
+// A host id: at least 1 (0 would be the host's root) and room for a range
+// of 65536 below 2^32 - 1.
+Result<uint32_t> parse_id(const Entry& e, std::string_view origin) {
+    auto text = scalar(e, origin, false);
+    if (!text) return std::move(text).error();
+    uint64_t v = 0;
+    bool digits = !text->empty() && text->size() <= 10 &&
+                  text->find_first_not_of("0123456789") == std::string::npos;
+    if (digits) v = std::stoull(*text);
+    if (!digits || v == 0 || v > 0xffffffffULL - 65536)
+        return config_error(origin, e.mark, e.key + ": '" + *text + "' is not a host id in 1..4294901759");
+    return static_cast<uint32_t>(v);
+}
+
 Result<void> set_global(GlobalConfig& cfg, const Entry& e, std::string_view origin) {
     if (e.key == "defaults") return set_defaults(cfg, e, origin);
+    if (e.key == "userns") {
+        auto v = parse_bool(e, origin);
+        if (!v) return std::move(v).error();
+        cfg.userns = *v;
+        return ok();
+    }
+    if (e.key == "id_range_start") {
+        auto v = parse_id(e, origin);
+        if (!v) return std::move(v).error();
+        cfg.id_range_start = *v;
+        return ok();
+    }
     std::string* field = e.key == "socket"        ? &cfg.socket
                          : e.key == "runtime_dir" ? &cfg.runtime_dir
                          : e.key == "cgroup_base" ? &cfg.cgroup_base
@@ -261,6 +297,12 @@ std::vector<std::string>* vps_list_field(VpsConfig& cfg, const std::string& key)
 
 Result<void> set_vps(VpsConfig& cfg, const Entry& e, std::string_view origin) {
     if (e.key == "onboot") return set_onboot(cfg, e, origin);
+    if (e.key == "id_base") {
+        auto v = parse_id(e, origin);
+        if (!v) return std::move(v).error();
+        cfg.id_base = *v;
+        return ok();
+    }
     if (e.key == "netif") return set_netif(cfg, e, origin);
     if (auto* list = vps_list_field(cfg, e.key)) {
         auto values = scalar_list(e, origin);
@@ -363,6 +405,8 @@ std::string dump_global(const GlobalConfig& cfg) {
     out << YAML::Key << "stop_timeout" << YAML::Value << cfg.stop_timeout;
     out << YAML::Key << "lxcfs" << YAML::Value << cfg.lxcfs;
     out << YAML::Key << "bridge" << YAML::Value << cfg.bridge;
+    out << YAML::Key << "userns" << YAML::Value << cfg.userns;
+    out << YAML::Key << "id_range_start" << YAML::Value << cfg.id_range_start;
     out << YAML::Key << "defaults" << YAML::Value;
     if (cfg.defaults.empty()) out << YAML::Flow;
     out << YAML::BeginMap;
@@ -381,6 +425,7 @@ std::string dump_vps(const VpsConfig& cfg) {
     emit_text(out, "hostname", cfg.hostname);
     emit_text(out, "description", cfg.description);
     out << YAML::Key << "onboot" << YAML::Value << cfg.onboot;
+    if (cfg.id_base != 0) out << YAML::Key << "id_base" << YAML::Value << cfg.id_base;
     for (const auto& [k, v] : cfg.params) emit_param(out, k, v);
     emit_list(out, "ip_address", cfg.ip_address);
     if (!cfg.netif.empty()) {

@@ -62,8 +62,8 @@ NlAddrPtr nl_mac(const plan::Mac& m) { return NlAddrPtr(nl_addr_build(AF_LLC, m.
 
 bool is_zero(const plan::Mac& m) { return m == plan::Mac{}; }
 
-// Ethernet protocol numbers go on the wire in network byte order.
-uint16_t proto(uint16_t eth_p) { return htons(eth_p); }
+// libnl takes classifier protocols in host byte order and swaps them itself.
+uint16_t proto(uint16_t eth_p) { return eth_p; }
 
 }  // namespace
 
@@ -325,6 +325,9 @@ Result<void> Netlink::add_filter(int ifindex, uint16_t protocol, uint16_t prio, 
             e = rtnl_u32_add_key_in6_addr(cls.get(), &in6, src->prefix, 8, 0);
         }
         if (e >= 0) e = rtnl_u32_add_action(cls.get(), act);
+        // A u32 filter without the terminal flag only follows links to other
+        // hash tables and never runs its action.
+        if (e >= 0) e = rtnl_u32_set_cls_terminal(cls.get());
     } else {
         rtnl_tc_set_kind(tc, "matchall");
         e = rtnl_mall_append_action(cls.get(), act);

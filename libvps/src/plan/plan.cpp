@@ -309,6 +309,10 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     if (p.disk_quota) p.caps_drop.push_back(CAP_SYS_RESOURCE);
     p.seccomp_deny = default_seccomp_deny();
     p.net = std::move(net);
+    if (cfg.id_base != 0) {
+        p.uid_map = {IdMap{0, cfg.id_base, kIdRangeSize}};
+        p.gid_map = p.uid_map;
+    }
     return p;
 }
 

@@ -19,6 +19,7 @@
 
 #include "caps/caps.hpp"
 #include "ns/ns.hpp"
+#include "runtime/join.hpp"
 #include "seccomp/filter.hpp"
 #include "vps/proto.hpp"
 #include "vps/runtime.hpp"
@@ -52,8 +53,8 @@ void join_vps(const Target& t, int errfd) {
         say(errfd, "vzd: " + r.error().message() + "\n");
         ::_exit(126);
     }
-    if (auto r = ns::join(t.init_pidfd, ns::kJoinFlags); !r) {
-        say(errfd, "vzd: " + r.error().message() + "\n");
+    if (join_as_vps_root(t.init_pidfd, ns::kJoinFlags, !t.plan->uid_map.empty()) < 0) {
+        say(errfd, std::string("vzd: join the VPS's namespaces: ") + std::strerror(errno) + "\n");
         ::_exit(126);
     }
 }

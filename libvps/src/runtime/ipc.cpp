@@ -8,6 +8,7 @@
 
 #include <type_traits>
 
+#include "runtime/join.hpp"
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
 
@@ -60,7 +61,7 @@ Result<T> in_ipc_namespace(const Target& t, const char* what, Fn fn) {
     if (pid < 0) return Error::sys("fork", what);
     if (pid == 0) {
         chan->first.reset();
-        if (::setns(t.init_pidfd.get(), CLONE_NEWIPC) < 0) ::_exit(2);
+        if (join_as_vps_root(t.init_pidfd, CLONE_NEWIPC, t.plan && !t.plan->uid_map.empty()) < 0) ::_exit(2);
         T value = fn();
         ::_exit(::write(chan->second.get(), &value, sizeof value) == sizeof value ? 0 : 1);
     }

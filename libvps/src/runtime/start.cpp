@@ -5,8 +5,10 @@
 //   clone3(namespaces, pidfd,       waits on `go`
 //          CLONE_INTO_CGROUP on v2)
 //   v1: add child to cgroups
+//   uid_map/gid_map, numfile
 //   before_run(pid): network
-//   write `go`  ------------------> unshare cgroup ns, build the root,
+//   write `go`  ------------------> userns: become its root; unshare
+//                                   cgroup ns, build the root,
 //                                   pivot_root, hostname, caps, seccomp,
 //   read `report` until EOF <------ exec init (report closes on exec) or
 //                                   write {stage, index, errno} and exit
@@ -16,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -37,11 +40,11 @@ namespace {
 
 enum class Stage : int32_t {
     go = 1,
+    ids,
     cgroup_ns,
     rootfs,
     hostname,
     ipc_sysctl,
-    rlimit,
     session,
     stdio,
     caps,
@@ -69,8 +72,7 @@ struct ChildSpec {
     // IPC beancounters: /proc/sys/kernel/<name> of the VPS's new IPC
     // namespace, written by the child before init runs.
     std::vector<std::pair<std::string, std::string>> sysctls;
-    bool has_nofile = false;
-    struct rlimit nofile {};
+    bool userns = false;
     int console = -1;
     int go_fd = -1;
     int report_fd = -1;
@@ -97,6 +99,10 @@ int write_knob(const char* path, const std::string& value) noexcept {
     reset_signals();
     char go = 0;
     if (::read(s.go_fd, &go, 1) != 1) ::_exit(127);  // parent gave up
+    // The parent has written the id maps: become the VPS's root (until now
+    // this process was the host's root, an unmapped id in its own namespace).
+    if (s.userns && (::setresgid(0, 0, 0) < 0 || ::setgroups(0, nullptr) < 0 || ::setresuid(0, 0, 0) < 0))
+        child_fail(s, Stage::ids, 0);
     if (::unshare(CLONE_NEWCGROUP) < 0) child_fail(s, Stage::cgroup_ns, 0);
     int failed = rootfs::run_steps(s.steps.data(), s.steps.size());
     if (failed >= 0) child_fail(s, Stage::rootfs, failed);
@@ -104,7 +110,6 @@ int write_knob(const char* path, const std::string& value) noexcept {
     for (size_t i = 0; i < s.sysctls.size(); ++i)
         if (write_knob(s.sysctls[i].first.c_str(), s.sysctls[i].second) < 0)
             child_fail(s, Stage::ipc_sysctl, static_cast<int>(i));
-    if (s.has_nofile && ::setrlimit(RLIMIT_NOFILE, &s.nofile) < 0) child_fail(s, Stage::rlimit, 0);
     if (::setsid() < 0) child_fail(s, Stage::session, 0);
     // stdin is the VPS's own /dev/null; output goes to the console log.
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -132,11 +137,7 @@ Result<void> prepare(ChildSpec& s, const plan::Plan& plan, const rootfs::HostMou
     // Written after pivot_root, through the VPS's own /proc.
     for (const auto& [name, value] : plan.ipc_sysctls)
         s.sysctls.emplace_back("/proc/sys/" + name, value);
-    if (plan.rlimit_nofile) {
-        s.has_nofile = true;
-        s.nofile.rlim_cur = plan.rlimit_nofile->soft;
-        s.nofile.rlim_max = plan.rlimit_nofile->hard;
-    }
+    s.userns = !plan.uid_map.empty();
     auto caps = caps::prepare(plan.caps_drop);
     if (!caps) return std::move(caps).error();
     s.caps = std::move(*caps);
@@ -149,6 +150,8 @@ Result<void> prepare(ChildSpec& s, const plan::Plan& plan, const rootfs::HostMou
 Error child_error(const ChildSpec& s, const Report& r) {
     errno = r.err;
     switch (r.stage) {
+        case Stage::ids:
+            return Error::sys("setresuid/setresgid", "root of the VPS's user namespace", r.err);
         case Stage::cgroup_ns:
             return Error::sys("unshare", "cgroup namespace", r.err);
         case Stage::rootfs:
@@ -161,8 +164,6 @@ Error child_error(const ChildSpec& s, const Report& r) {
             if (r.index >= 0 && static_cast<size_t>(r.index) < s.sysctls.size())
                 return Error::sys("write", s.sysctls[r.index].first + " = " + s.sysctls[r.index].second, r.err);
             return Error::sys("write", "IPC sysctl", r.err);
-        case Stage::rlimit:
-            return Error::sys("setrlimit", "RLIMIT_NOFILE (numfile)", r.err);
         case Stage::session:
             return Error::sys("setsid", {}, r.err);
         case Stage::stdio:
@@ -179,6 +180,37 @@ Error child_error(const ChildSpec& s, const Report& r) {
             break;
     }
     return Error::sys("start init", {}, r.err);
+}
+
+std::string map_text(const std::vector<plan::IdMap>& map) {
+    std::string out;
+    for (const auto& m : map)
+        out += std::to_string(m.inside) + " " + std::to_string(m.outside) + " " + std::to_string(m.count) + "\n";
+    return out;
+}
+
+// uid_map and gid_map of the child's new user namespace: written by vzd,
+// which holds CAP_SETUID/CAP_SETGID on the host, so setgroups stays allowed.
+Result<void> write_id_maps(pid_t pid, const plan::Plan& plan) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    for (auto [file, map] : {std::pair{"/uid_map", &plan.uid_map}, std::pair{"/gid_map", &plan.gid_map}}) {
+        const std::string path = proc + file;
+        Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd) return Error::sys("open", path);
+        const std::string text = map_text(*map);
+        if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+            return Error::sys("write", path + " (" + text.substr(0, text.size() - 1) + ")");
+    }
+    return ok();
+}
+
+// numfile: set from outside, since raising a hard limit takes
+// CAP_SYS_RESOURCE on the host, which a user-namespaced init lacks.
+Result<void> set_nofile(pid_t pid, const plan::Plan& plan) {
+    if (!plan.rlimit_nofile) return ok();
+    struct rlimit rl {plan.rlimit_nofile->soft, plan.rlimit_nofile->hard};
+    if (::prlimit(pid, RLIMIT_NOFILE, &rl, nullptr) < 0) return Error::sys("prlimit", "RLIMIT_NOFILE (numfile)");
+    return ok();
 }
 
 // Wait for the child's verdict: EOF means exec succeeded.
@@ -207,7 +239,8 @@ Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Conso
     spec.go_fd = go->first.get();
     spec.report_fd = report->second.get();
 
-    auto cloned = ns::clone3(ns::kVpsCloneFlags, group.clone_into_fd());
+    const uint64_t flags = ns::kVpsCloneFlags | (spec.userns ? CLONE_NEWUSER : 0);
+    auto cloned = ns::clone3(flags, group.clone_into_fd());
     if (!cloned) return std::move(cloned).error();
     if (cloned->pid == 0) child_main(spec);
 
@@ -217,6 +250,10 @@ Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Conso
     if (!group.clone_into_fd()) {
         if (auto r = group.add_process(init.pid()); !r) return std::move(r).error();
     }
+    if (spec.userns) {
+        if (auto r = write_id_maps(init.pid(), plan); !r) return std::move(r).error();
+    }
+    if (auto r = set_nofile(init.pid(), plan); !r) return std::move(r).error();
     if (before_run) {
         if (auto r = before_run(init.pid()); !r) return std::move(r).error();
     }

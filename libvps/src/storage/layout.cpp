@@ -31,12 +31,21 @@ Result<void> Layout::create_dirs() const {
         mode_t mode;
     };
     const Dir dirs[] = {
-        {root_, 0755},           {conf_dir(), 0700},         {root_ + "/private", 0700},
+        {root_, 0755},           {conf_dir(), 0700},         {root_ + "/private", 0711},
         {root_ + "/root", 0755}, {root_ + "/template", 0755}, {template_cache(), 0755},
         {dump_dir(), 0700},      {runtime_, 0700},
     };
     for (const auto& d : dirs)
         if (auto r = sys::mkdir_p(d.path, d.mode); !r) return r;
+    // The root of an unprivileged VPS is a host id without any right on the
+    // host: it must still be able to pass through to its own private area
+    // (search only; listing stays refused).
+    for (const std::string& dir : {root_, root_ + "/private", root_ + "/root"}) {
+        struct stat st {};
+        if (::stat(dir.c_str(), &st) < 0) return Error::sys("stat", dir);
+        if ((st.st_mode & S_IXOTH) == 0 && ::chmod(dir.c_str(), (st.st_mode & 07777) | S_IXOTH) < 0)
+            return Error::sys("chmod", dir);
+    }
     return ok();
 }
 
@@ -105,7 +114,8 @@ Result<RunState> load_state(const std::string& path) {
 }
 
 Result<void> unpack_template(const std::string& tarball, const std::string& dir,
-                             const std::function<Result<void>(const std::string&)>& prepare) {
+                             const std::function<Result<void>(const std::string&)>& prepare,
+                             uint32_t id_base) {
     if (sys::exists(dir)) return Error::sys("create", dir, EEXIST).with_code(Errc::vps_exists);
     const std::string tmp = dir + ".partial";
     if (auto r = sys::remove_tree(tmp); !r) return r;
@@ -120,6 +130,10 @@ Result<void> unpack_template(const std::string& tarball, const std::string& dir,
     if (!r) {
         (void)sys::remove_tree(tmp);
         return std::move(r).error().with_context("unpack '" + tarball + "'");
+    }
+    if (auto shifted = shift_ids(tmp, id_base); !shifted) {
+        (void)sys::remove_tree(tmp);
+        return shifted;
     }
     if (::rename(tmp.c_str(), dir.c_str()) < 0) {
         auto e = Error::sys("rename", dir);
