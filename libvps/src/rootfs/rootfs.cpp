@@ -52,6 +52,40 @@ void add_dev(std::vector<Step>& steps, const std::string& root, const std::strin
     steps.push_back(Step{StepKind::symlink, "/proc/self/fd/2", dev + "/stderr", {}, 0, {}, 0});
 }
 
+// /proc files that show or act on the whole host: a VPS sees /dev/null
+// there (as runc, crun and LXC mask them). kcore and kmsg need capabilities
+// a VPS lacks anyway; masked all the same, for privileged VPSes.
+constexpr const char* kMaskedProcFiles[] = {"kcore",       "kmsg",          "keys",      "latency_stats",
+                                            "timer_list",  "timer_stats",   "sched_debug", "sysrq-trigger",
+                                            "kallsyms",    "config.gz"};
+constexpr const char* kMaskedProcDirs[] = {"acpi", "asound", "scsi", "irq", "bus", "fs", "driver"};
+// Host-wide sysctls; what a VPS may tune of its own (net/ in its network
+// namespace) stays writable. IPC beancounters are written before this.
+constexpr const char* kReadOnlySysctlDirs[] = {"kernel", "vm", "fs", "dev", "debug", "abi", "user", "crypto"};
+
+void add_proc_masks(std::vector<Step>& steps, const std::string& root) {
+    const std::string proc = root + "/proc";
+    for (const char* f : kMaskedProcFiles) {
+        Step s = mount_step("/dev/null", proc + "/" + f, {}, MS_BIND);
+        s.optional = true;
+        steps.push_back(std::move(s));
+    }
+    for (const char* d : kMaskedProcDirs) {
+        Step s = mount_step("tmpfs", proc + "/" + d, "tmpfs", MS_RDONLY | kNoSuidDevExec, "size=0,mode=555");
+        s.optional = true;
+        steps.push_back(std::move(s));
+    }
+    for (const char* d : kReadOnlySysctlDirs) {
+        const std::string dir = proc + "/sys/" + d;
+        Step bind = mount_step(dir, dir, {}, MS_BIND | MS_REC);
+        bind.optional = true;
+        steps.push_back(std::move(bind));
+        Step ro = mount_step({}, dir, {}, MS_BIND | MS_REMOUNT | MS_RDONLY | kNoSuidDevExec);
+        ro.optional = true;
+        steps.push_back(std::move(ro));
+    }
+}
+
 }  // namespace
 
 std::string Step::describe() const {
@@ -66,6 +100,8 @@ std::string Step::describe() const {
             return "symlink '" + target + "' -> '" + source + "'";
         case StepKind::pivot_root:
             return "pivot_root to '" + target + "'";
+        case StepKind::write:
+            return "write '" + target + " = " + data + "'";
     }
     return "rootfs step";
 }
@@ -76,10 +112,23 @@ std::vector<Step> plan_steps(const plan::Plan& plan, const HostMounts& host) {
     // Nothing we mount may propagate back to the host's mount namespace.
     steps.push_back(mount_step({}, "/", {}, MS_REC | MS_PRIVATE));
     steps.push_back(mount_step(plan.private_dir, root, {}, MS_BIND | MS_REC));
+    // No device node on the VPS's own files works (one made with mknod in
+    // a privileged VPS included); its devices are the bind mounts in /dev.
+    steps.push_back(mount_step({}, root, {}, MS_BIND | MS_REMOUNT | MS_NODEV));
     steps.push_back(dir_step(root + "/proc", 0555));
     steps.push_back(mount_step("proc", root + "/proc", "proc", kNoSuidDevExec));
+    // The VPS's IPC namespace: its /proc/sys/kernel knobs, before they turn
+    // read-only below.
+    for (const auto& [name, value] : plan.ipc_sysctls)
+        steps.push_back(Step{StepKind::write, {}, root + "/proc/sys/" + name, {}, 0, value, 0});
+    add_proc_masks(steps, root);
     steps.push_back(dir_step(root + "/sys", 0555));
     steps.push_back(mount_step("sysfs", root + "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY));
+    {
+        Step firmware = mount_step("tmpfs", root + "/sys/firmware", "tmpfs", MS_RDONLY | kNoSuidDevExec, "size=0,mode=555");
+        firmware.optional = true;
+        steps.push_back(std::move(firmware));
+    }
     // lxcfs answers reads of these files with the reader's cgroup limits.
     for (const auto& f : host.lxcfs_files)
         steps.push_back(mount_step(host.lxcfs_proc + "/" + f, root + "/proc/" + f, {}, MS_BIND));
@@ -128,6 +177,15 @@ int run_step(const Step& s) noexcept {
             return 0;
         case StepKind::pivot_root:
             return run_pivot(s.target.c_str());
+        case StepKind::write: {
+            int fd = ::open(s.target.c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd < 0) return -1;
+            ssize_t n = ::write(fd, s.data.data(), s.data.size());
+            int e = errno;
+            ::close(fd);
+            errno = e;
+            return n < 0 ? -1 : 0;
+        }
     }
     errno = EINVAL;
     return -1;
@@ -136,8 +194,11 @@ int run_step(const Step& s) noexcept {
 }  // namespace
 
 int run_steps(const Step* steps, size_t n) noexcept {
-    for (size_t i = 0; i < n; ++i)
-        if (run_step(steps[i]) < 0) return static_cast<int>(i);
+    for (size_t i = 0; i < n; ++i) {
+        if (run_step(steps[i]) == 0) continue;
+        if (steps[i].optional && errno == ENOENT) continue;
+        return static_cast<int>(i);
+    }
     return -1;
 }
 

@@ -21,6 +21,7 @@ enum class StepKind {
     touch,        // create an empty file to bind a device node over
     symlink,      // symlink(source, target); EEXIST is fine
     pivot_root,   // chdir(target), pivot_root(".", "."), detach the old root
+    write,        // write data into the existing file target (a /proc/sys knob)
 };
 
 struct Step {
@@ -31,6 +32,9 @@ struct Step {
     unsigned long flags = 0;
     std::string data;
     mode_t mode = 0755;
+    // A target this kernel does not have (ENOENT) is skipped: masks over
+    // /proc files that only some kernels provide.
+    bool optional = false;
 
     // "mount 'proc' on '/var/lib/vz/root/101/proc'" for errors.
     std::string describe() const;

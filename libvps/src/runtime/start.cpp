@@ -44,7 +44,6 @@ enum class Stage : int32_t {
     cgroup_ns,
     rootfs,
     hostname,
-    ipc_sysctl,
     session,
     stdio,
     caps,
@@ -69,9 +68,6 @@ struct ChildSpec {
     std::vector<char*> envp;
     caps::Prepared caps;
     seccomp::Program filter;
-    // IPC beancounters: /proc/sys/kernel/<name> of the VPS's new IPC
-    // namespace, written by the child before init runs.
-    std::vector<std::pair<std::string, std::string>> sysctls;
     bool userns = false;
     int console = -1;
     int go_fd = -1;
@@ -82,17 +78,6 @@ struct ChildSpec {
     Report r{stage, index, errno};
     (void)!::write(s.report_fd, &r, sizeof r);
     ::_exit(127);
-}
-
-// Allocation-free write of a /proc/sys knob.
-int write_knob(const char* path, const std::string& value) noexcept {
-    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = ::write(fd, value.data(), value.size());
-    int e = errno;
-    ::close(fd);
-    errno = e;
-    return n < 0 ? -1 : 0;
 }
 
 [[noreturn]] void child_main(const ChildSpec& s) noexcept {
@@ -107,9 +92,6 @@ int write_knob(const char* path, const std::string& value) noexcept {
     int failed = rootfs::run_steps(s.steps.data(), s.steps.size());
     if (failed >= 0) child_fail(s, Stage::rootfs, failed);
     if (::sethostname(s.hostname.data(), s.hostname.size()) < 0) child_fail(s, Stage::hostname, 0);
-    for (size_t i = 0; i < s.sysctls.size(); ++i)
-        if (write_knob(s.sysctls[i].first.c_str(), s.sysctls[i].second) < 0)
-            child_fail(s, Stage::ipc_sysctl, static_cast<int>(i));
     if (::setsid() < 0) child_fail(s, Stage::session, 0);
     // stdin is the VPS's own /dev/null; output goes to the console log.
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -134,9 +116,6 @@ Result<void> prepare(ChildSpec& s, const plan::Plan& plan, const rootfs::HostMou
     s.argv.push_back(nullptr);
     for (auto& e : s.env_store) s.envp.push_back(e.data());
     s.envp.push_back(nullptr);
-    // Written after pivot_root, through the VPS's own /proc.
-    for (const auto& [name, value] : plan.ipc_sysctls)
-        s.sysctls.emplace_back("/proc/sys/" + name, value);
     s.userns = !plan.uid_map.empty();
     auto caps = caps::prepare(plan.caps_drop);
     if (!caps) return std::move(caps).error();
@@ -160,10 +139,6 @@ Error child_error(const ChildSpec& s, const Report& r) {
             return Error::sys("rootfs", {}, r.err);
         case Stage::hostname:
             return Error::sys("sethostname", s.hostname, r.err);
-        case Stage::ipc_sysctl:
-            if (r.index >= 0 && static_cast<size_t>(r.index) < s.sysctls.size())
-                return Error::sys("write", s.sysctls[r.index].first + " = " + s.sysctls[r.index].second, r.err);
-            return Error::sys("write", "IPC sysctl", r.err);
         case Stage::session:
             return Error::sys("setsid", {}, r.err);
         case Stage::stdio:
