@@ -75,3 +75,38 @@ TEST_CASE("step descriptions name the step and its path for errors") {
     long proc = index_of(steps, rootfs::StepKind::mount, "/vz/root/101/proc");
     CHECK(steps[proc].describe() == "mount 'proc' on '/vz/root/101/proc'");
 }
+
+TEST_CASE("host /proc files are masked and host-wide sysctls read-only, after the IPC knobs are written") {
+    auto p = sample_plan();
+    p.ipc_sysctls = {{"kernel/shmmni", "7"}};
+    auto steps = rootfs::plan_steps(p);
+    const long proc = index_of(steps, rootfs::StepKind::mount, "/vz/root/101/proc");
+    const long knob = index_of(steps, rootfs::StepKind::write, "/vz/root/101/proc/sys/kernel/shmmni");
+    REQUIRE(proc >= 0);
+    REQUIRE(knob > proc);
+    CHECK(steps[knob].data == "7");
+    const long kcore = index_of(steps, rootfs::StepKind::mount, "/vz/root/101/proc/kcore");
+    REQUIRE(kcore > proc);
+    CHECK(steps[kcore].source == "/dev/null");
+    CHECK(steps[kcore].optional);  // not every kernel has every file
+    CHECK(index_of(steps, rootfs::StepKind::mount, "/vz/root/101/proc/sysrq-trigger") > proc);
+
+    // /proc/sys/kernel: a bind, then a read-only remount, after the knobs.
+    long remount = -1;
+    for (size_t i = 0; i < steps.size(); ++i)
+        if (steps[i].target == "/vz/root/101/proc/sys/kernel" && (steps[i].flags & MS_REMOUNT)) remount = static_cast<long>(i);
+    REQUIRE(remount > knob);
+    CHECK((steps[remount].flags & MS_RDONLY) != 0);
+    // The VPS's own network sysctls stay writable.
+    CHECK(index_of(steps, rootfs::StepKind::mount, "/vz/root/101/proc/sys/net") == -1);
+}
+
+TEST_CASE("device nodes on the VPS's own files do not work") {
+    auto steps = rootfs::plan_steps(sample_plan());
+    const long bind = index_of(steps, rootfs::StepKind::mount, "/vz/root/101");
+    REQUIRE(bind >= 0);
+    REQUIRE(static_cast<size_t>(bind + 1) < steps.size());
+    CHECK(steps[bind + 1].target == "/vz/root/101");
+    CHECK((steps[bind + 1].flags & MS_REMOUNT) != 0);
+    CHECK((steps[bind + 1].flags & MS_NODEV) != 0);
+}
