@@ -133,6 +133,7 @@ private:
 
     // Supervision (supervise.cpp).
     Result<void> start_locked(Vps& v);
+    Result<void> check_reachable(const vps::plan::Plan& plan) const;
     Result<void> stop_locked(Vps& v, bool fast);
     void watch(std::shared_ptr<Vps> v, vps::Fd pidfd);
     void on_init_exit(Vps& v);

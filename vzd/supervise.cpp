@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <thread>
@@ -36,6 +38,27 @@ void discard_group(cgroups::Group& g) {
 
 }  // namespace
 
+// The root of an unprivileged VPS is a host id with no rights on the host:
+// every directory above its private area and root mount point must let
+// others pass (o+x), or its init cannot even find its files.
+Result<void> Daemon::check_reachable(const vps::plan::Plan& plan) const {
+    if (plan.uid_map.empty()) return vps::ok();
+    for (const std::string& path : {plan.private_dir, plan.root_dir}) {
+        for (std::string dir = path; dir.size() > 1; dir = dir.substr(0, std::max<size_t>(dir.rfind('/'), 1))) {
+            struct stat st {};
+            if (::stat(dir.c_str(), &st) < 0) return Error::sys("stat", dir);
+            if (S_ISDIR(st.st_mode) && (st.st_mode & S_IXOTH) == 0)
+                return Error::make(Errc::system,
+                                   "VPS " + std::to_string(plan.ctid) + " is unprivileged and its root (host uid " +
+                                       std::to_string(plan.uid_map[0].outside) + ") cannot pass through " + dir +
+                                       " (mode " + std::to_string((st.st_mode >> 6) & 7) +
+                                       std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
+                                       "): allow search by others (chmod o+x " + dir + ")");
+        }
+    }
+    return vps::ok();
+}
+
 bool Daemon::is_running(Vps& v) {
     std::lock_guard g(v.m);
     return v.running.has_value();
@@ -60,6 +83,7 @@ Result<void> Daemon::start_locked(Vps& v) {
         return Error::make(Errc::no_such_vps, "private area " + plan->private_dir + " does not exist");
     if (auto r = sys::mkdir_p(plan->root_dir); !r) return r;
 
+    if (auto r = check_reachable(*plan); !r) return r;
     // Host ends a crashed run may have left, then what others hold now.
     clean_host_side(id, plan->net);
     if (auto r = check_network(id, plan->net, nullptr); !r) return r;
