@@ -30,6 +30,19 @@ Result<vps::Fd> dup_fd(vps::FdRef fd) {
     return vps::Fd(d);
 }
 
+// The devices a VPS may open or create nodes of: the character devices its
+// /dev binds from the host, the terminals and its own pseudo-terminals.
+// Anything else (a host disk, /dev/mem, a node made with mknod, one in a
+// devtmpfs a privileged VPS mounted) is refused by the cgroup.
+const std::vector<cgroups::DeviceRule>& vps_devices() {
+    static const std::vector<cgroups::DeviceRule> allow{
+        {'c', 1, 3}, {'c', 1, 5}, {'c', 1, 7}, {'c', 1, 8}, {'c', 1, 9},  // null zero full random urandom
+        {'c', 5, 0}, {'c', 5, 1}, {'c', 5, 2},                           // tty console ptmx
+        {'c', 136, -1},                                                  // pseudo-terminals
+    };
+    return allow;
+}
+
 // Rollback for a start that failed after its cgroup was made.
 void discard_group(cgroups::Group& g) {
     (void)g.kill_all();
@@ -95,6 +108,13 @@ Result<void> Daemon::start_locked(Vps& v) {
     if (auto r = (*group)->apply(limits_for(*plan)); !r) {
         discard_group(**group);
         return std::move(r).error().with_context("apply limits");
+    }
+    if (auto r = (*group)->restrict_devices(vps_devices()); !r) {
+        if (r.error().err() != ENOTSUP) {
+            discard_group(**group);
+            return std::move(r).error();
+        }
+        log("VPS " + std::to_string(id) + ": device access is not restricted by the cgroup: " + r.error().message());
     }
     auto console = open_console();
     if (!console) {

@@ -90,6 +90,14 @@ struct Usage {
     std::optional<uint64_t> io_wios;
 };
 
+// One kind of device the group's processes may use: type 'c' or 'b',
+// major, minor (-1 = any minor). Everything not listed is refused.
+struct DeviceRule {
+    char type = 'c';
+    int major = 0;
+    int minor = -1;
+};
+
 class Group {
   public:
     virtual ~Group() = default;
@@ -99,6 +107,10 @@ class Group {
     virtual std::string describe() const = 0;
 
     virtual Result<void> apply(const Limits& limits) = 0;
+    // Allow opening and mknod of the listed devices only (v2: an eBPF
+    // device program attached to the group; v1: the devices controller).
+    // Errc::system with ENOTSUP where neither is available.
+    virtual Result<void> restrict_devices(const std::vector<DeviceRule>& allow) = 0;
     virtual Result<Usage> usage() const = 0;
 
     // Move a process in (every controller on v1).

@@ -178,6 +178,12 @@ class V1Group final : public Group {
     }
     Result<void> add_process(pid_t pid) override;
     std::optional<vps::FdRef> clone_into_fd() const override { return std::nullopt; }
+    // The v1 devices controller is not among the hierarchies this backend
+    // manages.
+    Result<void> restrict_devices(const std::vector<DeviceRule>&) override {
+        return vps::Error(vps::Errc::system, "restrict devices", label_, ENOTSUP,
+                          "the cgroup v1 backend does not manage the devices controller");
+    }
     Result<std::vector<pid_t>> processes() const override;
     Result<void> kill_all() override {
         return in_context(kill_until_empty([this] { return processes(); }, label_), "kill");

@@ -8,6 +8,7 @@
 #include "../backends.hpp"
 #include "../cgroup_dir.hpp"
 #include "../parse.hpp"
+#include "devices.hpp"
 #include "vps/sys.hpp"
 
 namespace cgroups::detail {
@@ -84,6 +85,9 @@ class V2Group final : public Group {
     }
 
     std::optional<vps::FdRef> clone_into_fd() const override { return dir_.fd(); }
+    Result<void> restrict_devices(const std::vector<DeviceRule>& allow) override {
+        return v2::attach_device_filter(dir_.fd(), dir_.path(), allow);
+    }
 
     Result<std::vector<pid_t>> processes() const override {
         auto p = dir_.procs_tree();
