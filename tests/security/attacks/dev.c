@@ -197,8 +197,12 @@ ATTACK(dev_kmsg_read, "read the host kernel log: /dev/kmsg, /proc/kmsg, syslog(2
     }
     if (where[0]) unlink(where);
     fd = open("/proc/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat kst;
     if (fd < 0) {
         block_note("/proc/kmsg: %s", ename(errno));
+    } else if (fstat(fd, &kst) == 0 && S_ISCHR(kst.st_mode) && kst.st_rdev == makedev(1, 3)) {
+        close(fd);
+        block_note("/proc/kmsg is masked by /dev/null");
     } else {
         close(fd); /* reading would steal the host's messages: opening is enough */
         escape_note("opened /proc/kmsg");

@@ -157,6 +157,9 @@ ATTACK(kern_sysrq, "write /proc/sysrq-trigger (a console loglevel key: harmless,
     if (read_text("/proc/sys/kernel/printk", before, sizeof before) != 0) before[0] = '4';
     int level = before[0] - '0';
     char key[2] = {(char)('0' + (level > 1 ? level - 1 : level + 1)), 0};
+    struct stat st;
+    if (stat("/proc/sysrq-trigger", &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+        return verdict_blocked("/proc/sysrq-trigger is masked by /dev/null");
     int err = write_text("/proc/sysrq-trigger", key);
     if (err) return verdict_blocked("write '%s' to /proc/sysrq-trigger: %s", key, ename(err));
     read_text("/proc/sys/kernel/printk", after, sizeof after);
