@@ -176,4 +176,9 @@ private:
 
 void log(const std::string& msg);
 
+// A request argument that is a list of strings; absent = empty. `prefix`
+// names the enclosing object in errors ("net.").
+Result<std::vector<std::string>> strings_arg(const nlohmann::json& args, const char* key,
+                                             const std::string& prefix = {});
+
 }  // namespace vzd

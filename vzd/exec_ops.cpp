@@ -29,17 +29,6 @@ struct Snapshot {
     vps::runtime::Target target() { return {pid, pidfd.ref(), group.get(), &plan}; }
 };
 
-Result<std::vector<std::string>> strings_arg(const json& args, const char* key) {
-    std::vector<std::string> out;
-    auto it = args.find(key);
-    if (it == args.end()) return out;
-    if (!it->is_array()) return Error::make(Errc::protocol, std::string("'") + key + "' must be an array");
-    for (const auto& s : *it) {
-        if (!s.is_string()) return Error::make(Errc::protocol, std::string("'") + key + "' must hold strings");
-        out.push_back(s.get<std::string>());
-    }
-    return out;
-}
 
 // Wait for the helper; if the client goes away first, kill the helper (and
 // with it the command, through its parent-death signal).

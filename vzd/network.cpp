@@ -18,18 +18,6 @@ namespace plan = vps::plan;
 
 namespace {
 
-Result<std::vector<std::string>> list_arg(const json& net, const char* key) {
-    std::vector<std::string> out;
-    auto it = net.find(key);
-    if (it == net.end()) return out;
-    if (!it->is_array()) return Error::make(Errc::protocol, std::string("'net.") + key + "' must be a list");
-    for (const auto& v : *it) {
-        if (!v.is_string()) return Error::make(Errc::protocol, std::string("'net.") + key + "' entries must be strings");
-        out.push_back(v.get<std::string>());
-    }
-    return out;
-}
-
 // How an address is written to the config: the prefix only when it is not
 // the single-address default.
 std::string config_text(const plan::IpAddress& a) {
@@ -56,6 +44,14 @@ std::vector<std::string> split_commas(const std::string& s) {
     }
 }
 
+// The config entry holding address `a`, whatever prefix either was written with.
+std::vector<std::string>::iterator find_address(vps::config::VpsConfig& cfg, const plan::IpAddress& a) {
+    return std::find_if(cfg.ip_address.begin(), cfg.ip_address.end(), [&](const std::string& have) {
+        auto h = plan::parse_ip(have);
+        return h && h->same_address(a);
+    });
+}
+
 Result<void> del_addresses(vps::config::VpsConfig& cfg, const std::vector<std::string>& del) {
     for (const auto& text : del) {
         if (text == "all") {
@@ -64,10 +60,7 @@ Result<void> del_addresses(vps::config::VpsConfig& cfg, const std::vector<std::s
         }
         auto a = plan::parse_ip(text);
         if (!a) return std::move(a).error();
-        auto it = std::find_if(cfg.ip_address.begin(), cfg.ip_address.end(), [&](const std::string& have) {
-            auto h = plan::parse_ip(have);
-            return h && h->same_address(*a);
-        });
+        auto it = find_address(cfg, *a);
         if (it == cfg.ip_address.end())
             return Error::make(Errc::bad_value, "VPS " + std::to_string(cfg.ctid) + " has no IP address " + a->text());
         cfg.ip_address.erase(it);
@@ -79,11 +72,7 @@ Result<void> add_addresses(vps::config::VpsConfig& cfg, const std::vector<std::s
     for (const auto& text : add) {
         auto a = plan::parse_ip(text);
         if (!a) return std::move(a).error();
-        bool have = std::any_of(cfg.ip_address.begin(), cfg.ip_address.end(), [&](const std::string& h) {
-            auto p = plan::parse_ip(h);
-            return p && p->same_address(*a);
-        });
-        if (!have) cfg.ip_address.push_back(config_text(*a));
+        if (find_address(cfg, *a) == cfg.ip_address.end()) cfg.ip_address.push_back(config_text(*a));
     }
     return vps::ok();
 }
@@ -149,12 +138,10 @@ Result<bool> Daemon::apply_net_args(vps::config::VpsConfig& cfg, const json& arg
     if (it == args.end() || it->is_null()) return false;
     if (!it->is_object()) return Error::make(Errc::protocol, "'net' must be an object");
     const json& net = *it;
-    for (const auto& [key, value] : net.items()) {
-        static const std::set<std::string> known{"ipadd", "ipdel", "netif_add", "netif_del", "nameserver", "searchdomain"};
-        if (!known.count(key)) return Error::make(Errc::protocol, "unknown network setting 'net." + key + "'");
-        (void)value;
-    }
-    auto get = [&](const char* key) { return list_arg(net, key); };
+    static const std::set<std::string> known{"ipadd", "ipdel", "netif_add", "netif_del", "nameserver", "searchdomain"};
+    for (const auto& item : net.items())
+        if (!known.count(item.key())) return Error::make(Errc::protocol, "unknown network setting 'net." + item.key() + "'");
+    auto get = [&](const char* key) { return strings_arg(net, key, "net."); };
     auto ipdel = get("ipdel"), ipadd = get("ipadd"), netif_del = get("netif_del"), netif_add = get("netif_add"),
          nameserver = get("nameserver"), searchdomain = get("searchdomain");
     for (auto* r : {&ipdel, &ipadd, &netif_del, &netif_add, &nameserver, &searchdomain})
@@ -176,10 +163,10 @@ Result<json> Daemon::complete_net_args(const vps::config::VpsConfig& cfg, const 
     json out = args;
     auto it = args.find("net");
     if (it == args.end() || !it->is_object() || !it->contains("netif_add")) return out;
-    auto specs = list_arg(*it, "netif_add");
+    auto specs = strings_arg(*it, "netif_add", "net.");
     if (!specs) return std::move(specs).error();
     vps::config::VpsConfig scratch = cfg;
-    auto dels = list_arg(*it, "netif_del");
+    auto dels = strings_arg(*it, "netif_del", "net.");
     if (!dels) return std::move(dels).error();
     if (auto r = del_netifs(scratch, *dels); !r) return std::move(r).error();
     json filled = json::array();

@@ -65,6 +65,19 @@ Result<void> merge_params(vps::config::VpsConfig& cfg, const std::map<std::strin
 
 }  // namespace
 
+Result<std::vector<std::string>> strings_arg(const json& args, const char* key, const std::string& prefix) {
+    const std::string shown = "'" + prefix + key + "'";
+    std::vector<std::string> out;
+    auto it = args.find(key);
+    if (it == args.end()) return out;
+    if (!it->is_array()) return Error::make(Errc::protocol, shown + " must be an array");
+    for (const auto& s : *it) {
+        if (!s.is_string()) return Error::make(Errc::protocol, shown + " must hold strings");
+        out.push_back(s.get<std::string>());
+    }
+    return out;
+}
+
 Result<void> Daemon::reserve_name(const std::string& name, uint32_t ctid) {
     if (name.empty()) return vps::ok();
     if (auto r = vps::plan::check_name(name); !r) return r;

@@ -214,12 +214,9 @@ Result<void> set_global(GlobalConfig& cfg, const Entry& e, std::string_view orig
 }
 
 Result<void> set_onboot(VpsConfig& cfg, const Entry& e, std::string_view origin) {
-    bool v = false;
-    if (!e.value.IsScalar() || !YAML::convert<bool>::decode(e.value, v)) {
-        std::string text = e.value.IsScalar() ? e.value.Scalar() : kind(e.value);
-        return config_error(origin, e.mark, "onboot: '" + text + "' is not true or false");
-    }
-    cfg.onboot = v;
+    auto v = parse_bool(e, origin);
+    if (!v) return std::move(v).error();
+    cfg.onboot = *v;
     return ok();
 }
 

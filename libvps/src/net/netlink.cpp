@@ -193,14 +193,25 @@ Result<void> Netlink::add_veth(const std::string& name, const plan::Mac& mac, co
     return ok();
 }
 
-Result<void> Netlink::add_address(int ifindex, const plan::IpAddress& a) {
+namespace {
+
+// The address `a` on interface `ifindex`, as add and delete requests name it.
+std::unique_ptr<rtnl_addr, RtAddrDeleter> address_object(int ifindex, const plan::IpAddress& a) {
     std::unique_ptr<rtnl_addr, RtAddrDeleter> addr(rtnl_addr_alloc());
     auto local = nl_address(a);
-    if (!addr || !local) return Error::make(Errc::system, "netlink: out of memory");
+    if (!addr || !local) return nullptr;
     rtnl_addr_set_ifindex(addr.get(), ifindex);
     rtnl_addr_set_family(addr.get(), a.family);
     rtnl_addr_set_local(addr.get(), local.get());
     rtnl_addr_set_prefixlen(addr.get(), a.prefix);
+    return addr;
+}
+
+}  // namespace
+
+Result<void> Netlink::add_address(int ifindex, const plan::IpAddress& a) {
+    auto addr = address_object(ifindex, a);
+    if (!addr) return Error::make(Errc::system, "netlink: out of memory");
     rtnl_addr_set_flags(addr.get(), IFA_F_NOPREFIXROUTE | IFA_F_NODAD);
     if (int e = rtnl_addr_add(sk_, addr.get(), NLM_F_CREATE | NLM_F_REPLACE); e < 0)
         return nl_error("add address", a.cidr(), e);
@@ -208,12 +219,8 @@ Result<void> Netlink::add_address(int ifindex, const plan::IpAddress& a) {
 }
 
 Result<void> Netlink::del_address(int ifindex, const plan::IpAddress& a) {
-    std::unique_ptr<rtnl_addr, RtAddrDeleter> addr(rtnl_addr_alloc());
-    auto local = nl_address(a);
-    rtnl_addr_set_ifindex(addr.get(), ifindex);
-    rtnl_addr_set_family(addr.get(), a.family);
-    rtnl_addr_set_local(addr.get(), local.get());
-    rtnl_addr_set_prefixlen(addr.get(), a.prefix);
+    auto addr = address_object(ifindex, a);
+    if (!addr) return Error::make(Errc::system, "netlink: out of memory");
     int e = rtnl_addr_delete(sk_, addr.get(), 0);
     if (e < 0 && e != -NLE_NOADDR && e != -NLE_OBJ_NOTFOUND && e != -NLE_NODEV)
         return nl_error("delete address", a.cidr(), e);
@@ -241,37 +248,43 @@ Result<std::vector<plan::IpAddress>> Netlink::addresses() {
     return out;
 }
 
-Result<void> Netlink::add_route(int ifindex, const plan::IpAddress& dst, const plan::IpAddress* gateway) {
+namespace {
+
+// A main-table route to `dst` through `ifindex`; the route owns its next hop.
+std::unique_ptr<rtnl_route, RouteDeleter> route_object(int ifindex, const plan::IpAddress& dst, rtnl_nexthop** hop) {
     std::unique_ptr<rtnl_route, RouteDeleter> route(rtnl_route_alloc());
     auto d = nl_address(dst);
     rtnl_route_set_family(route.get(), static_cast<uint8_t>(dst.family));
     rtnl_route_set_dst(route.get(), d.get());
     rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
-    rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
-    rtnl_route_set_scope(route.get(), gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
     rtnl_nexthop* nh = rtnl_route_nh_alloc();
     rtnl_route_nh_set_ifindex(nh, ifindex);
+    rtnl_route_add_nexthop(route.get(), nh);
+    *hop = nh;
+    return route;
+}
+
+}  // namespace
+
+Result<void> Netlink::add_route(int ifindex, const plan::IpAddress& dst, const plan::IpAddress* gateway) {
+    rtnl_nexthop* nh = nullptr;
+    auto route = route_object(ifindex, dst, &nh);
+    rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
+    rtnl_route_set_scope(route.get(), gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
     if (gateway) {
         auto gw = nl_address(*gateway);
         rtnl_route_nh_set_gateway(nh, gw.get());
         rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
     }
-    rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh now
     if (int e = rtnl_route_add(sk_, route.get(), NLM_F_CREATE | NLM_F_REPLACE); e < 0)
         return nl_error("add route to", dst.cidr(), e);
     return ok();
 }
 
 Result<void> Netlink::del_route(int ifindex, const plan::IpAddress& dst) {
-    std::unique_ptr<rtnl_route, RouteDeleter> route(rtnl_route_alloc());
-    auto d = nl_address(dst);
-    rtnl_route_set_family(route.get(), static_cast<uint8_t>(dst.family));
-    rtnl_route_set_dst(route.get(), d.get());
-    rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+    rtnl_nexthop* nh = nullptr;
+    auto route = route_object(ifindex, dst, &nh);
     rtnl_route_set_scope(route.get(), RT_SCOPE_NOWHERE);  // any scope
-    rtnl_nexthop* nh = rtnl_route_nh_alloc();
-    rtnl_route_nh_set_ifindex(nh, ifindex);
-    rtnl_route_add_nexthop(route.get(), nh);
     int e = rtnl_route_delete(sk_, route.get(), 0);
     if (e < 0 && e != -NLE_OBJ_NOTFOUND && e != -NLE_NODEV) return nl_error("delete route to", dst.cidr(), e);
     return ok();
