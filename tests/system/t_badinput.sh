@@ -104,6 +104,8 @@ expect 20 'bogus' vzctl list -o ctid,bogus
 expect 20 'nosuchparam' vzctl set 102 --nosuchparam 5
 expect 20 'bogus' vzctl create 105 --ostemplate busybox --bogus 1
 no_trace 105
+expect 20 'userns.*maybe|maybe.*userns' vzctl create 105 --ostemplate busybox --userns maybe
+no_trace 105
 expect 20 'frobnicate' vzctl frobnicate 102
 expect 20 'ctid|argument|required|missing|expected' vzctl start
 cmp -s "$VZT_TMP/102.yaml" "$R/conf/102.yaml" || fail "a refused set changed conf/102.yaml"
