@@ -55,6 +55,7 @@ int cmd_create(const Options& o) {
     if (!o.name.empty()) req.args["name"] = o.name;
     if (!o.sample.empty()) req.args["config"] = o.sample;
     if (!o.userns.empty()) req.args["userns"] = o.userns;
+    if (!o.capability.empty()) req.args["capability"] = o.capability;
     auto r = call(o, req);
     if (!r) return fail(r.error());
     print_warnings(*r);
@@ -89,13 +90,14 @@ int cmd_status(const Options& o) {
 }
 
 int cmd_set(const Options& o) {
-    if (o.params.empty() && o.hostname.empty() && o.net.empty()) {
+    if (o.params.empty() && o.hostname.empty() && o.net.empty() && o.capability.empty()) {
         std::fprintf(stderr, "vzctl: set: no parameter given\n");
         return 20;
     }
     Request req{Op::set, o.target,
                 Json{{"params", params_json(o)}, {"net", net_json(o)}, {"save", o.save}}};
     if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
+    if (!o.capability.empty()) req.args["capability"] = o.capability;
     auto r = call(o, req);
     if (!r) return fail(r.error());
     print_warnings(*r);

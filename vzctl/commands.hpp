@@ -22,6 +22,7 @@ struct Options {
     std::map<std::string, std::string> params;
     // Network changes, as OpenVZ's vzctl set spelled them; each repeatable.
     std::map<std::string, std::vector<std::string>> net;
+    std::vector<std::string> capability;  // --capability NAME:on|off
     std::vector<std::string> argv;
     std::string columns;
     bool quiet = false;

@@ -40,6 +40,9 @@ constexpr NetOption kNetOptions[] = {
     {"netif_del", "remove a veth interface by its name inside the VPS, or 'all'", false},
     {"nameserver", "DNS server for the VPS's /etc/resolv.conf (replaces the list)", true},
     {"searchdomain", "DNS search domain for /etc/resolv.conf (replaces the list)", true},
+    {"ifname", "the bridged interface --mac_filter and --ip_filter change", false},
+    {"mac_filter", "on|off: drop frames from the VPS whose source MAC is not the interface's (default on)", false},
+    {"ip_filter", "ADDR: an address the VPS may send from on --ifname (repeatable); 'none': any", false},
 };
 
 void add_net_options(CLI::App* cmd, std::map<std::string, std::vector<std::string>>& net, bool create) {
@@ -56,6 +59,13 @@ void add_net_options(CLI::App* cmd, std::map<std::string, std::vector<std::strin
             ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
             ->expected(1);
     }
+}
+
+void add_capability_option(CLI::App* cmd, std::vector<std::string>& caps) {
+    cmd->add_option("--capability", caps,
+                    "NAME:on|off (as capabilities(7), e.g. sys_admin:on); applied at the next start")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->expected(1);
 }
 
 bool has_subcommand(CLI::App& app, const std::string& name) {
@@ -108,6 +118,7 @@ int main(int argc, char** argv) {
                        "no: a privileged VPS");
     add_param_options(create, o.params);
     add_net_options(create, o.net, true);
+    add_capability_option(create, o.capability);
 
     for (const char* name : {"start", "restart", "destroy", "enter"}) {
         auto* c = app.add_subcommand(name, std::string(name) + " a VPS");
@@ -140,6 +151,7 @@ int main(int argc, char** argv) {
     set->add_flag("--save", o.save, "also write the change to the VPS config");
     add_param_options(set, o.params);
     add_net_options(set, o.net, false);
+    add_capability_option(set, o.capability);
 
     auto* exec = app.add_subcommand("exec", "run a command inside a running VPS");
     exec->add_option("ctid", o.target, "CTID or name")->required();

@@ -87,6 +87,7 @@ private:
     void unreserve_name(const std::string& name, uint32_t ctid);
     Result<uint32_t> reserve_id_range(uint32_t ctid);
     void unreserve_id_range(uint32_t base);
+    std::string choose_id_mapping(const vps::config::VpsConfig& cfg) const;
     Result<std::map<std::string, std::string>> load_sample(const std::string& name) const;
     vps::plan::HostFacts facts() const;
 

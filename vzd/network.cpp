@@ -102,6 +102,44 @@ std::string free_host_ifname(const vps::config::VpsConfig& cfg) {
     }
 }
 
+// --ifname IFNAME with --mac_filter on|off and --ip_filter ADDR... ("none"
+// empties the list): the ingress filters of one bridged interface.
+Result<void> set_netif_filters(vps::config::VpsConfig& cfg, const std::vector<std::string>& ifname,
+                               const std::vector<std::string>& mac_filter, const std::vector<std::string>& ip_filter) {
+    if (ifname.empty() && mac_filter.empty() && ip_filter.empty()) return vps::ok();
+    if (ifname.size() != 1)
+        return Error::make(Errc::bad_argument, ifname.empty() ? "--mac_filter and --ip_filter need --ifname IFNAME"
+                                                              : "give --ifname once");
+    auto it = std::find_if(cfg.netif.begin(), cfg.netif.end(),
+                           [&](const vps::config::NetifConfig& n) { return n.ifname == ifname[0]; });
+    if (it == cfg.netif.end())
+        return Error::make(Errc::bad_value, "VPS " + std::to_string(cfg.ctid) + " has no bridged interface '" +
+                                                ifname[0] + "' (add one with --netif_add)");
+    if (mac_filter.empty() && ip_filter.empty())
+        return Error::make(Errc::bad_argument, "--ifname " + ifname[0] + " needs --mac_filter or --ip_filter");
+    if (mac_filter.size() > 1) return Error::make(Errc::bad_argument, "give --mac_filter once");
+    if (!mac_filter.empty()) {
+        if (mac_filter[0] != "on" && mac_filter[0] != "off")
+            return Error::make(Errc::bad_argument, "invalid --mac_filter '" + mac_filter[0] + "': expected on or off");
+        it->mac_filter = mac_filter[0] == "on";
+    }
+    if (!ip_filter.empty()) {
+        std::vector<std::string> list;
+        for (const auto& text : ip_filter) {
+            if (text == "none") {
+                if (ip_filter.size() != 1)
+                    return Error::make(Errc::bad_argument, "--ip_filter none cannot be combined with addresses");
+                break;
+            }
+            auto a = plan::parse_ip(text);
+            if (!a) return std::move(a).error();
+            list.push_back(a->text());
+        }
+        it->ip_filter = std::move(list);
+    }
+    return vps::ok();
+}
+
 // IFNAME[,MAC,HOST_IFNAME,HOST_MAC,BRIDGE]: empty fields get defaults.
 Result<void> add_netifs(vps::config::VpsConfig& cfg, const std::vector<std::string>& add,
                         const std::string& default_bridge) {
@@ -111,7 +149,7 @@ Result<void> add_netifs(vps::config::VpsConfig& cfg, const std::vector<std::stri
             return Error::make(Errc::bad_value, "invalid --netif_add '" + spec +
                                                     "': expected IFNAME[,MAC,HOST_IFNAME,HOST_MAC,BRIDGE]");
         f.resize(5);
-        vps::config::NetifConfig n{f[0], f[1], f[2], f[3], f[4]};
+        vps::config::NetifConfig n{f[0], f[1], f[2], f[3], f[4], true, {}};
         if (auto r = plan::check_ifname(n.ifname, "interface name"); !r) return r;
         bool dup = std::any_of(cfg.netif.begin(), cfg.netif.end(),
                                [&](const vps::config::NetifConfig& i) { return i.ifname == n.ifname; });
@@ -138,7 +176,9 @@ Result<bool> Daemon::apply_net_args(vps::config::VpsConfig& cfg, const json& arg
     if (it == args.end() || it->is_null()) return false;
     if (!it->is_object()) return Error::make(Errc::protocol, "'net' must be an object");
     const json& net = *it;
-    static const std::set<std::string> known{"ipadd", "ipdel", "netif_add", "netif_del", "nameserver", "searchdomain"};
+    static const std::set<std::string> known{"ipadd",        "ipdel",        "netif_add", "netif_del",
+                                             "nameserver",   "searchdomain", "ifname",    "mac_filter",
+                                             "ip_filter"};
     for (const auto& item : net.items())
         if (!known.count(item.key())) return Error::make(Errc::protocol, "unknown network setting 'net." + item.key() + "'");
     auto get = [&](const char* key) { return strings_arg(net, key, "net."); };
@@ -156,6 +196,10 @@ Result<bool> Daemon::apply_net_args(vps::config::VpsConfig& cfg, const json& arg
         if (auto r = plan::check_searchdomain(d); !r) return std::move(r).error();
     if (!nameserver->empty()) cfg.nameserver = *nameserver;
     if (!searchdomain->empty()) cfg.searchdomain = *searchdomain;
+    auto ifname = get("ifname"), mac_filter = get("mac_filter"), ip_filter = get("ip_filter");
+    for (auto* r : {&ifname, &mac_filter, &ip_filter})
+        if (!*r) return std::move(*r).error();
+    if (auto r = set_netif_filters(cfg, *ifname, *mac_filter, *ip_filter); !r) return std::move(r).error();
     return !net.empty();
 }
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "daemon.hpp"
+#include "vps/idmap.hpp"
 #include "vps/net.hpp"
 #include "vps/params.hpp"
 #include "vps/runtime.hpp"
@@ -21,6 +22,22 @@ using vps::ScopeExit;
 namespace {
 
 std::string id_str(uint32_t id) { return std::to_string(id); }
+
+// --capability NAME:on|off, each replacing an earlier entry for NAME.
+Result<void> apply_capability_args(vps::config::VpsConfig& cfg, const json& args) {
+    auto list = strings_arg(args, "capability", "");
+    if (!list) return std::move(list).error();
+    for (const auto& text : *list) {
+        auto cap = vps::plan::parse_capability(text);
+        if (!cap) return std::move(cap).error();
+        std::erase_if(cfg.capability, [&](const std::string& e) {
+            auto old = vps::plan::parse_capability(e);
+            return !old || old->first == cap->first;
+        });
+        cfg.capability.push_back(cap->first + (cap->second ? ":on" : ":off"));
+    }
+    return vps::ok();
+}
 
 // --userns yes|no of create; absent: the host's default (vz.yaml userns).
 Result<bool> userns_arg(const json& args, bool fallback) {
@@ -172,6 +189,7 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     if (!p) return std::move(p).error();
     if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
     if (auto r = apply_net_args(cfg, req.args); !r) return std::move(r).error();
+    if (auto r = apply_capability_args(cfg, req.args); !r) return std::move(r).error();
     auto userns = userns_arg(req.args, cfg_.userns);
     if (!userns) return std::move(userns).error();
     auto plan = plan_for(cfg);
@@ -188,10 +206,12 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
         auto base = reserve_id_range(*id);
         if (!base) return std::move(base).error();
         cfg.id_base = *base;
+        cfg.id_mapping = choose_id_mapping(cfg);
     }
     ScopeExit release_ids([&] { unreserve_id_range(cfg.id_base); });
     auto tag = [&](const std::string& dir) { return tag_private_area(dir, *id); };
-    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id), tag, cfg.id_base); !r)
+    const uint32_t shift = cfg.id_mapping == "shift" ? cfg.id_base : 0;
+    if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id), tag, shift); !r)
         return std::move(r).error();
     if (auto r = vps::config::save_vps(layout_.conf(*id), cfg); !r) {
         (void)sys::remove_tree(layout_.private_dir(*id));
@@ -207,6 +227,18 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
         out["id_base"] = cfg.id_base;
     if (!w.empty()) out["warnings"] = w;
     return out;
+}
+
+// "mount" where the storage file system takes idmapped mounts (the files
+// keep the ids a distribution ships), else "shift".
+std::string Daemon::choose_id_mapping(const vps::config::VpsConfig& cfg) const {
+    if (!cfg_.idmapped_mounts) return "shift";
+    const vps::plan::IdMap range{0, cfg.id_base, vps::plan::kIdRangeSize};
+    auto support = vps::idmap::probe(layout_.root() + "/private", {range});
+    if (support.ok) return "mount";
+    log("VPS " + id_str(cfg.ctid) + ": no idmapped mount on " + layout_.root() + "/private (" + support.reason +
+        "); its files get shifted ownership");
+    return "shift";
 }
 
 Result<json> Daemon::op_start(uint32_t ctid) {
@@ -323,6 +355,7 @@ Result<bool> Daemon::edit_config(vps::config::VpsConfig& cfg, const json& args) 
     auto p = params_arg(args);
     if (!p) return std::move(p).error();
     if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
+    if (auto r = apply_capability_args(cfg, args); !r) return std::move(r).error();
     auto net_changed = apply_net_args(cfg, args);
     if (!net_changed) return net_changed;
     if (const std::string hostname = str_arg(args, "hostname"); !hostname.empty()) cfg.hostname = hostname;
@@ -361,7 +394,11 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args_in) {
     const std::string hostname = str_arg(*args, "hostname");
 
     json out{{"ctid", ctid}, {"applied", false}, {"saved", save}};
-    if (auto w = warnings_for(*plan); !w.empty()) out["warnings"] = w;
+    auto w = warnings_for(*plan);
+    if (running && args->contains("capability"))
+        w.push_back("capabilities of VPS " + id_str(ctid) + " change at its next start" +
+                    (save ? "" : ", and only with --save"));
+    if (!w.empty()) out["warnings"] = w;
     {
         std::lock_guard g(v->m);
         running = v->running && v->group;

@@ -227,6 +227,50 @@ reach "101 pings the host (10.77.0.1 on vzbr0)" vping 101 10.77.0.1
 reach "the host pings 101 (10.77.0.11)" hping 10.77.0.11
 reach "the host pings 102 (10.77.0.12)" hping 10.77.0.12
 
+# Bridged filters (--mac_filter, on by default, and --ip_filter): a VPS
+# cannot send as another MAC, nor claim another VPS's address in ARP.
+neigh_mac() { ip neigh show "$1" dev vzbr0 2>/dev/null | sed -n 's/.*lladdr \([0-9a-f:]*\).*/\1/p'; }
+if grep -q "filters of veth101.0 are not applied" "$R/vzd.log"; then
+    note_skip "bridged MAC and ARP filtering: this kernel has no tc classifiers and actions (vzd logged it)"
+else
+    log "1b. bridged filters: a foreign MAC and a claimed address are dropped at veth101.0"
+    mac101=$(mac_in_vps 101 eth0)
+    assert_ok vzctl exec 101 sh -c 'ip link set eth0 address 02:00:5e:00:00:99'
+    ip neigh flush dev vzbr0 2>/dev/null
+    unreach "the host pings 101 after 101 changed its MAC to one it does not own" hping 10.77.0.11
+    assert_ok vzctl exec 101 ip link set eth0 address "$mac101"
+    reach "the host pings 101 with its own MAC back" hping 10.77.0.11
+
+    assert_ok vzctl set 101 --ifname eth0 --ip_filter 10.77.0.11 --save
+    assert_contains "$(conf_of 101)" "10.77.0.11" "conf/101.yaml after --ifname eth0 --ip_filter 10.77.0.11 --save"
+    reach "101 pings 102 from its own address with an address filter" vping 101 10.77.0.12
+    mac102=$(mac_in_vps 102 eth0)
+    reach "the host pings 102 before the ARP claim" hping 10.77.0.12
+    assert_eq "$mac102" "$(neigh_mac 10.77.0.12)" "the host's neighbour entry for 102 (10.77.0.12)"
+    run vzctl exec 101 arping -U -c 3 -I eth0 -s 10.77.0.12 10.77.0.12
+    run vzctl exec 101 arping -A -c 3 -I eth0 -s 10.77.0.12 10.77.0.1
+    sleep 1
+    assert_eq "$mac102" "$(neigh_mac 10.77.0.12)" "the host's neighbour entry for 102 after 101 claimed 10.77.0.12 in ARP"
+    assert_ok vzctl exec 101 ip addr add 10.77.0.99/24 dev eth0
+    unreach "101 pings the host from 10.77.0.99 (not in its ip_filter)" vping 101 10.77.0.1 -I 10.77.0.99
+    assert_ok vzctl exec 101 ip addr del 10.77.0.99/24 dev eth0
+    assert_ok vzctl set 101 --ifname eth0 --ip_filter none --save
+    assert_not_contains "$(conf_of 101)" "ip_filter" "conf/101.yaml after --ip_filter none"
+    assert_ok vzctl set 102 --ifname eth0 --mac_filter off
+    assert_eq "" "$(tc filter show dev veth102.0 ingress 2>&1)" "ingress filters of veth102.0 after --mac_filter off"
+    assert_ok vzctl set 102 --ifname eth0 --mac_filter on
+    assert_contains "$(tc filter show dev veth102.0 ingress 2>&1)" "u32" "ingress filters of veth102.0 after --mac_filter on"
+    reach "the host pings 102 after its filters changed" hping 10.77.0.12
+fi
+assert_exit 21 vzctl set 101 --ifname eth9 --mac_filter off
+assert_error "no bridged interface 'eth9'"
+assert_exit 20 vzctl set 101 --mac_filter off
+assert_error "need --ifname"
+assert_exit 20 vzctl set 101 --ifname eth0 --mac_filter maybe
+assert_error "on or off"
+assert_exit 21 vzctl set 101 --ifname eth0 --ip_filter 300.1.1.1
+assert_error "300.1.1.1"
+
 # ==== 2. a routed VPS ===================================================================
 log "2. routed: 103 with --ipadd 10.78.0.3 (and fd00:78::3)"
 ip6_103=()

@@ -88,7 +88,7 @@ config::VpsConfig networked() {
     config::VpsConfig cfg;
     cfg.ctid = 101;
     cfg.ip_address = {"10.0.0.2", "fd00::2/64"};
-    cfg.netif = {{"eth0", "02:00:00:00:00:01", "veth101.0", "02:00:00:00:00:02", "vzbr0"}};
+    cfg.netif = {{"eth0", "02:00:00:00:00:01", "veth101.0", "02:00:00:00:00:02", "vzbr0", true, {}}};
     cfg.nameserver = {"10.0.0.53"};
     cfg.searchdomain = {"example.com"};
     return cfg;
@@ -112,8 +112,8 @@ TEST_CASE("build reports every bad network value by key") {
     auto cfg = networked();
     cfg.ip_address.push_back("10.0.0.2/24");  // the same address again
     cfg.ip_address.push_back("300.1.1.1");
-    cfg.netif.push_back({"eth0", "", "veth101.0", "", ""});  // both names used twice
-    cfg.netif.push_back({"venet0", "zz", "", "", ""});        // clashes with the routed interface
+    cfg.netif.push_back({"eth0", "", "veth101.0", "", "", true, {}});  // both names used twice
+    cfg.netif.push_back({"venet0", "zz", "", "", "", true, {}});      // clashes with the routed interface
     auto p = build(cfg, HostFacts{2, "/var/lib/vz"});
     REQUIRE_FALSE(p);
     const std::string msg = p.error().message();

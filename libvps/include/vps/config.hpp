@@ -32,6 +32,10 @@ struct GlobalConfig {
     // New VPSes get a user namespace (root inside is not root on the host)
     // unless create says --userns no.
     bool userns = true;
+    // An unprivileged VPS's files keep the ids seen inside and its root is
+    // an idmapped mount, where the storage file system takes one; false (or
+    // a file system that cannot) = ownership shifted at create.
+    bool idmapped_mounts = true;
     // First host id handed out to user namespaces: VPS n gets the n-th free
     // range of 65536 ids from here.
     uint32_t id_range_start = 100000;
@@ -50,6 +54,12 @@ struct NetifConfig {
     std::string host_ifname;
     std::string host_mac;
     std::string bridge;
+    // Frames from the VPS must carry `mac` as their source (and as the ARP
+    // sender): on by default, as OpenVZ's mac_filter.
+    bool mac_filter = true;
+    // With mac_filter: the only addresses the VPS may send from (and claim
+    // in ARP) on this interface; empty = any address.
+    std::vector<std::string> ip_filter;
     bool operator==(const NetifConfig&) const = default;
 };
 
@@ -64,6 +74,14 @@ struct VpsConfig {
     // Unprivileged VPS: ids 0..65535 inside are id_base.. on the host (its
     // files are owned by those ids). 0 = privileged: root inside is root.
     uint32_t id_base = 0;
+    // How an unprivileged VPS's files carry its ids: "mount" = stored with
+    // the ids seen inside and mapped by an idmapped mount of its root;
+    // "shift" (or empty, in configs older than idmapped mounts) = stored
+    // shifted by id_base.
+    std::string id_mapping;
+    // OpenVZ's CAPABILITY: "name:on" / "name:off" (names as
+    // capabilities(7), lower case without CAP_), applied over the defaults.
+    std::vector<std::string> capability;
     // Resource and other parameters by OpenVZ name, values as written:
     // physpages "0:65536", swappages "0:512M", numproc "1024", cpuunits
     // "1000", cpulimit "50", cpus "2". Unknown names are rejected by

@@ -71,6 +71,12 @@ struct Veth {
     std::string bridge;
     Mac mac{};  // all zero: the kernel picks a random one at each start
     Mac host_mac{};
+    // Ingress filtering at the host end: source MAC (and ARP sender) must
+    // be `mac` (when it is set), and with ip_filter the source address (and
+    // ARP sender address) one of these.
+    bool mac_filter = true;
+    std::vector<IpAddress> ip_filter;
+    bool filtered() const;
 };
 
 // Routed ("venet") mode: the VPS's addresses sit on `kVenetInside` in the
@@ -118,6 +124,9 @@ struct Plan {
     std::vector<std::string> warnings;
     // Capabilities removed from the bounding set (cap numbers).
     std::vector<int> caps_drop;
+    // Unprivileged VPS stored with the ids seen inside: its root is an
+    // idmapped mount of private_dir (config id_mapping "mount").
+    bool idmapped_root = false;
     // Syscalls refused with EPERM by the seccomp filter.
     std::vector<std::string> seccomp_deny;
     Network net;
@@ -127,6 +136,15 @@ struct Plan {
 // without CAP_).
 const std::vector<std::string>& default_caps_drop();
 const std::vector<std::string>& default_seccomp_deny();
+
+// Capabilities a privileged VPS (no user namespace) also lacks unless its
+// config says "name:on": with them, root inside acts on host-wide objects
+// (mounting file systems, remounting shared superblocks).
+const std::vector<std::string>& privileged_caps_drop();
+
+// One CAPABILITY entry, "sys_admin:on" (also SYS_ADMIN, CAP_SYS_ADMIN):
+// the name as default_caps_drop() spells it and whether it is granted.
+Result<std::pair<std::string, bool>> parse_capability(std::string_view text);
 
 // Validate a VPS config against the host; every problem is reported in one
 // Errc::bad_value error naming the keys.

@@ -109,7 +109,7 @@ Result<int> parse_int(const Entry& e, const std::string& text, std::string_view 
 
 std::string global_keys() {
     return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, lxcfs, bridge, userns, "
-           "id_range_start, defaults";
+           "idmapped_mounts, id_range_start, defaults";
 }
 
 // Why a vz.yaml string setting is unusable, or "" when it is fine.
@@ -182,6 +182,12 @@ Result<void> set_global(GlobalConfig& cfg, const Entry& e, std::string_view orig
         cfg.userns = *v;
         return ok();
     }
+    if (e.key == "idmapped_mounts") {
+        auto v = parse_bool(e, origin);
+        if (!v) return std::move(v).error();
+        cfg.idmapped_mounts = *v;
+        return ok();
+    }
     if (e.key == "id_range_start") {
         auto v = parse_id(e, origin);
         if (!v) return std::move(v).error();
@@ -225,6 +231,7 @@ std::string* vps_text_field(VpsConfig& cfg, const std::string& key) {
     if (key == "ostemplate") return &cfg.ostemplate;
     if (key == "hostname") return &cfg.hostname;
     if (key == "description") return &cfg.description;
+    if (key == "id_mapping") return &cfg.id_mapping;
     return nullptr;
 }
 
@@ -255,6 +262,18 @@ Result<NetifConfig> parse_netif(const YAML::Node& node, std::string_view origin)
     if (!items) return std::move(items).error();
     NetifConfig n;
     for (const auto& item : *items) {
+        if (item.key == "mac_filter") {
+            auto v = parse_bool(item, origin);
+            if (!v) return std::move(v).error();
+            n.mac_filter = *v;
+            continue;
+        }
+        if (item.key == "ip_filter") {
+            auto v = scalar_list(item, origin);
+            if (!v) return std::move(v).error();
+            n.ip_filter = std::move(*v);
+            continue;
+        }
         std::string* field = item.key == "ifname"        ? &n.ifname
                              : item.key == "mac"         ? &n.mac
                              : item.key == "host_ifname" ? &n.host_ifname
@@ -264,7 +283,7 @@ Result<NetifConfig> parse_netif(const YAML::Node& node, std::string_view origin)
         if (!field)
             return config_error(origin, item.mark,
                                 "netif: unknown key '" + item.key +
-                                    "' (known: ifname, mac, host_ifname, host_mac, bridge)");
+                                    "' (known: ifname, mac, host_ifname, host_mac, bridge, mac_filter, ip_filter)");
         auto text = scalar(item, origin, true);
         if (!text) return std::move(text).error();
         *field = *text;
@@ -289,6 +308,7 @@ std::vector<std::string>* vps_list_field(VpsConfig& cfg, const std::string& key)
     if (key == "ip_address") return &cfg.ip_address;
     if (key == "nameserver") return &cfg.nameserver;
     if (key == "searchdomain") return &cfg.searchdomain;
+    if (key == "capability") return &cfg.capability;
     return nullptr;
 }
 
@@ -403,6 +423,7 @@ std::string dump_global(const GlobalConfig& cfg) {
     out << YAML::Key << "lxcfs" << YAML::Value << cfg.lxcfs;
     out << YAML::Key << "bridge" << YAML::Value << cfg.bridge;
     out << YAML::Key << "userns" << YAML::Value << cfg.userns;
+    out << YAML::Key << "idmapped_mounts" << YAML::Value << cfg.idmapped_mounts;
     out << YAML::Key << "id_range_start" << YAML::Value << cfg.id_range_start;
     out << YAML::Key << "defaults" << YAML::Value;
     if (cfg.defaults.empty()) out << YAML::Flow;
@@ -423,6 +444,8 @@ std::string dump_vps(const VpsConfig& cfg) {
     emit_text(out, "description", cfg.description);
     out << YAML::Key << "onboot" << YAML::Value << cfg.onboot;
     if (cfg.id_base != 0) out << YAML::Key << "id_base" << YAML::Value << cfg.id_base;
+    emit_text(out, "id_mapping", cfg.id_mapping);
+    emit_list(out, "capability", cfg.capability);
     for (const auto& [k, v] : cfg.params) emit_param(out, k, v);
     emit_list(out, "ip_address", cfg.ip_address);
     if (!cfg.netif.empty()) {
@@ -436,6 +459,8 @@ std::string dump_vps(const VpsConfig& cfg) {
             if (!n.host_mac.empty())
                 out << YAML::Key << "host_mac" << YAML::Value << YAML::DoubleQuoted << n.host_mac;
             emit_text(out, "bridge", n.bridge);
+            if (!n.mac_filter) out << YAML::Key << "mac_filter" << YAML::Value << false;
+            emit_list(out, "ip_filter", n.ip_filter);
             out << YAML::EndMap;
         }
         out << YAML::EndSeq;

@@ -10,6 +10,15 @@
 namespace vps::net {
 namespace {
 
+constexpr const char* kNoClassifiers =
+    "no traffic-control classifiers (cls_u32, cls_matchall, act_gact) in this kernel: ";
+
+SourceFilter routed_filter(const std::vector<plan::IpAddress>& addresses) {
+    SourceFilter f;
+    f.allowed = addresses;
+    return f;
+}
+
 plan::IpAddress gateway(int family) {
     auto a = plan::IpAddress{};
     a.family = family;
@@ -79,11 +88,10 @@ Result<void> create_venet(Netlink& host, Netlink& inside, const plan::Network& n
     if (auto r = host.add_veth(net.venet_host, {}, plan::kVenetInside, {}, pid); !r) return r;
     auto h = index_of(host, net.venet_host);
     if (!h) return std::move(h).error();
-    auto filtered = host.set_source_filter(*h, net.addresses, true);
+    auto filtered = host.set_source_filter(*h, routed_filter(net.addresses), true);
     if (!filtered) return std::move(filtered).error();
     if (!*filtered && notes)
-        notes->push_back("no traffic-control classifiers (cls_u32, cls_matchall, act_gact) in this kernel: "
-                         "source addresses of " + net.venet_host +
+        notes->push_back(kNoClassifiers + std::string("source addresses of ") + net.venet_host +
                          " are checked by IPv4 reverse path filtering only");
     if (auto r = host.set_routed_conf(net.venet_host); !r) return r;
     if (auto r = add_gateways(host, *h, net.addresses); !r) return r;
@@ -112,19 +120,54 @@ Result<void> ensure_bridge(Netlink& host, const std::string& name) {
     return ok();
 }
 
-Result<void> create_veth(Netlink& host, Netlink& inside, const plan::Veth& v, pid_t pid) {
+SourceFilter veth_filter(const plan::Veth& v) {
+    SourceFilter f;
+    f.allowed = v.ip_filter;
+    f.any_address = v.ip_filter.empty();
+    f.restrict_arp = !v.ip_filter.empty();
+    if (v.mac_filter && v.mac != plan::Mac{}) f.mac = v.mac;
+    return f;
+}
+
+// The host end of a bridged veth: MAC and address filters as its plan asks.
+// `had_filter`: the interface already has a filter (a live change).
+Result<void> filter_veth(Netlink& host, const plan::Veth& v, bool had_filter, std::vector<std::string>* notes) {
+    auto index = index_of(host, v.host_ifname);
+    if (!index) return std::move(index).error();
+    if (!v.filtered()) return had_filter ? host.remove_source_filter(*index) : ok();
+    auto filtered = host.set_source_filter(*index, veth_filter(v), !had_filter);
+    if (!filtered) return std::move(filtered).error();
+    if (!*filtered && notes)
+        notes->push_back(kNoClassifiers + std::string("the MAC and address filters of ") + v.host_ifname +
+                         " are not applied");
+    return ok();
+}
+
+Result<void> create_veth(Netlink& host, Netlink& inside, const plan::Veth& v, pid_t pid,
+                         std::vector<std::string>* notes) {
     if (auto r = ensure_bridge(host, v.bridge); !r) return r;
     auto bridge = index_of(host, v.bridge);
     if (!bridge) return std::move(bridge).error();
     if (auto r = host.add_veth(v.host_ifname, v.host_mac, v.ifname, v.mac, pid); !r) return r;
+    // Filtered before it joins the bridge: nothing passes unchecked.
+    if (auto r = filter_veth(host, v, false, notes); !r) return r;
     if (auto r = host.set_master(v.host_ifname, *bridge); !r) return r;
     if (auto r = host.set_up(v.host_ifname); !r) return r;
     return inside.set_up(v.ifname);
 }
 
+// The same pair of interfaces (filters aside, which change in place).
 bool same_veth(const plan::Veth& a, const plan::Veth& b) {
     return a.ifname == b.ifname && a.host_ifname == b.host_ifname && a.bridge == b.bridge && a.mac == b.mac &&
            a.host_mac == b.host_mac;
+}
+
+bool same_filter(const plan::Veth& a, const plan::Veth& b) {
+    if (a.filtered() != b.filtered() || a.mac_filter != b.mac_filter || a.ip_filter.size() != b.ip_filter.size())
+        return false;
+    for (size_t i = 0; i < a.ip_filter.size(); ++i)
+        if (!a.ip_filter[i].same_address(b.ip_filter[i])) return false;
+    return true;
 }
 
 Result<void> update_routed(Netlink& host, Netlink& inside, const plan::Network& from, const plan::Network& to,
@@ -143,7 +186,7 @@ Result<void> update_routed(Netlink& host, Netlink& inside, const plan::Network& 
     }
     // Allow new sources before they are used, forbid old ones after. No
     // filter on the interface (see create_venet): nothing to update.
-    if (auto r = host.set_source_filter(*h, to.addresses, false); !r && r.error().err() != ENOTSUP)
+    if (auto r = host.set_source_filter(*h, routed_filter(to.addresses), false); !r && r.error().err() != ENOTSUP)
         return std::move(r).error();
     if (auto r = add_gateways(host, *h, to.addresses); !r) return r;
     for (const auto& a : to.addresses) {
@@ -167,7 +210,7 @@ Result<void> setup(const plan::Network& net, pid_t pid, std::vector<std::string>
             return std::move(r).error().with_context("network");
     }
     for (const auto& v : net.veths)
-        if (auto r = create_veth(*host, *inside, v, pid); !r)
+        if (auto r = create_veth(*host, *inside, v, pid, notes); !r)
             return std::move(r).error().with_context("network interface " + v.ifname);
     return ok();
 }
@@ -186,10 +229,11 @@ Result<void> update(const plan::Network& from, const plan::Network& to, pid_t pi
     if (auto r = update_routed(*host, *inside, from, to, pid, notes); !r)
         return std::move(r).error().with_context("network");
     for (const auto& v : to.veths) {
-        bool had = std::any_of(from.veths.begin(), from.veths.end(), [&](const plan::Veth& o) { return same_veth(o, v); });
-        if (had) continue;
-        if (auto r = create_veth(*host, *inside, v, pid); !r)
-            return std::move(r).error().with_context("network interface " + v.ifname);
+        auto had = std::find_if(from.veths.begin(), from.veths.end(), [&](const plan::Veth& o) { return same_veth(o, v); });
+        auto r = had == from.veths.end() ? create_veth(*host, *inside, v, pid, notes)
+                 : same_filter(*had, v)  ? ok()
+                                         : filter_veth(*host, v, had->filtered(), notes);
+        if (!r) return std::move(r).error().with_context("network interface " + v.ifname);
     }
     return ok();
 }

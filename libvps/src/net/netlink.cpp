@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -297,6 +298,9 @@ Result<void> Netlink::del_route(int ifindex, const plan::IpAddress& dst) {
 //                   fe80::/10 and ::                  -> pass
 //   prio 30 (ARP)   matchall                          -> pass
 //   prio 100 (all)  matchall                          -> drop
+// With a MAC filter (bridged veths) every pass rule also matches the
+// Ethernet source, ARP rules the sender hardware address too, and with a
+// list of addresses ARP must name one of them (or 0.0.0.0) as its sender.
 // Changing the list deletes and re-adds the pass rules; meanwhile the drop
 // rule stays, so a change fails closed.
 constexpr uint16_t kPrioV4 = 10, kPrioV6 = 20, kPrioArp = 30, kPrioDrop = 100;
@@ -313,8 +317,27 @@ Result<void> Netlink::add_ingress_qdisc(int ifindex) {
     return ok();
 }
 
-Result<void> Netlink::add_filter(int ifindex, uint16_t protocol, uint16_t prio, const plan::IpAddress* src,
-                                 int verdict) {
+namespace {
+
+// One 32-bit word of a u32 match, in network byte order, at an offset from
+// the network header (negative: the Ethernet header before it).
+void match_bits(std::vector<U32Key>& keys, int off, const uint8_t* bytes, unsigned bits) {
+    for (unsigned i = 0; i * 8 < bits; ++i) {
+        const int pos = off + static_cast<int>(i);
+        const int word = pos - (((pos % 4) + 4) % 4);
+        auto it = std::find_if(keys.begin(), keys.end(), [&](const U32Key& k) { return k.off == word; });
+        if (it == keys.end()) it = keys.insert(keys.end(), U32Key{{}, {}, word});
+        const unsigned left = bits - i * 8;
+        const uint8_t mask = left >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - left));
+        it->mask[pos - word] = mask;
+        it->value[pos - word] = bytes[i] & mask;
+    }
+}
+
+}  // namespace
+
+Result<void> Netlink::add_filter(int ifindex, uint16_t protocol, uint16_t prio, const std::vector<U32Key>& keys,
+                                 int verdict, const std::string& what) {
     std::unique_ptr<rtnl_cls, ClsDeleter> cls(rtnl_cls_alloc());
     auto* tc = TC_CAST(cls.get());
     rtnl_tc_set_ifindex(tc, ifindex);
@@ -324,18 +347,14 @@ Result<void> Netlink::add_filter(int ifindex, uint16_t protocol, uint16_t prio, 
     rtnl_act* act = rtnl_act_alloc();
     rtnl_tc_set_kind(TC_CAST(act), "gact");
     rtnl_gact_set_action(act, verdict);
-    int e;
-    if (src) {
+    int e = 0;
+    if (!keys.empty()) {
         rtnl_tc_set_kind(tc, "u32");
-        // Source address: offset 12 of the IPv4 header, 8 of the IPv6 one.
-        if (src->family == AF_INET) {
-            in_addr in{};
-            std::memcpy(&in, src->bytes.data(), 4);
-            e = rtnl_u32_add_key_in_addr(cls.get(), &in, src->prefix, 12, 0);
-        } else {
-            in6_addr in6{};
-            std::memcpy(&in6, src->bytes.data(), 16);
-            e = rtnl_u32_add_key_in6_addr(cls.get(), &in6, src->prefix, 8, 0);
+        for (const auto& k : keys) {
+            uint32_t value = 0, mask = 0;
+            std::memcpy(&value, k.value.data(), 4);
+            std::memcpy(&mask, k.mask.data(), 4);
+            if (e >= 0) e = rtnl_u32_add_key(cls.get(), value, mask, k.off, 0);
         }
         if (e >= 0) e = rtnl_u32_add_action(cls.get(), act);
         // A u32 filter without the terminal flag only follows links to other
@@ -350,8 +369,7 @@ Result<void> Netlink::add_filter(int ifindex, uint16_t protocol, uint16_t prio, 
     // A kernel built without the classifier or action (and no module to
     // load) answers ENOENT or EOPNOTSUPP.
     if (e == -NLE_OBJ_NOTFOUND || e == -NLE_OPNOTSUPP) return Error(Errc::system, "add source filter", {}, ENOTSUP, nl_geterror(e));
-    if (e < 0)
-        return nl_error("add source filter", src ? src->cidr() : std::string(verdict == TC_ACT_SHOT ? "drop" : "pass"), e);
+    if (e < 0) return nl_error("add source filter", what, e);
     return ok();
 }
 
@@ -368,11 +386,82 @@ Result<void> Netlink::del_filters(int ifindex, uint16_t protocol, uint16_t prio)
     return ok();
 }
 
-Result<bool> Netlink::set_source_filter(int ifindex, const std::vector<plan::IpAddress>& allowed, bool fresh) {
+namespace {
+
+// The Ethernet source address sits 8 bytes before the network header; an
+// ARP packet's sender hardware address at 8 and sender address at 14.
+constexpr int kEthSrc = -8, kArpSha = 8, kArpSpa = 14, kIpv4Src = 12, kIpv6Src = 8;
+
+std::vector<U32Key> with_mac(const SourceFilter& f) {
+    std::vector<U32Key> keys;
+    if (f.mac) match_bits(keys, kEthSrc, f.mac->data(), 48);
+    return keys;
+}
+
+struct Rule {
+    uint16_t protocol;
+    uint16_t prio;
+    std::vector<U32Key> keys;  // empty: everything of this protocol
+    std::string what;
+};
+
+// The pass rules of a filter, in the order described above.
+std::vector<Rule> pass_rules(const SourceFilter& f) {
+    std::vector<Rule> rules;
+    const std::string mac = f.mac ? "from " + plan::mac_text(*f.mac) : "any MAC";
+    std::vector<plan::IpAddress> v4, v6;
+    for (auto a : f.allowed) {
+        a.prefix = a.family == AF_INET ? 32 : 128;
+        (a.family == AF_INET ? v4 : v6).push_back(a);
+    }
+    if (f.mac) v4.push_back(plan::IpAddress{AF_INET, {}, 32});  // DHCP asks from 0.0.0.0
+    v6.push_back(plan::IpAddress{AF_INET6, {0xfe, 0x80}, 10});   // link-local
+    v6.push_back(plan::IpAddress{AF_INET6, {}, 128});            // duplicate address detection
+    if (f.any_address) {
+        rules.push_back({ETH_P_IP, kPrioV4, with_mac(f), "IPv4 " + mac});
+        rules.push_back({ETH_P_IPV6, kPrioV6, with_mac(f), "IPv6 " + mac});
+    } else {
+        for (const auto& a : v4) {
+            auto keys = with_mac(f);
+            match_bits(keys, kIpv4Src, a.bytes.data(), a.prefix);
+            rules.push_back({ETH_P_IP, kPrioV4, std::move(keys), a.cidr()});
+        }
+        for (const auto& a : v6) {
+            auto keys = with_mac(f);
+            match_bits(keys, kIpv6Src, a.bytes.data(), a.prefix);
+            rules.push_back({ETH_P_IPV6, kPrioV6, std::move(keys), a.cidr()});
+        }
+    }
+    if (!f.mac && (f.any_address || !f.restrict_arp)) {
+        rules.push_back({ETH_P_ARP, kPrioArp, {}, "ARP"});
+    } else if (f.any_address || !f.restrict_arp) {
+        auto keys = with_mac(f);
+        match_bits(keys, kArpSha, f.mac->data(), 48);
+        rules.push_back({ETH_P_ARP, kPrioArp, std::move(keys), "ARP " + mac});
+    } else {
+        for (const auto& a : v4) {
+            auto keys = with_mac(f);
+            if (f.mac) match_bits(keys, kArpSha, f.mac->data(), 48);
+            match_bits(keys, kArpSpa, a.bytes.data(), 32);
+            rules.push_back({ETH_P_ARP, kPrioArp, std::move(keys), "ARP for " + a.text()});
+        }
+        if (!f.mac) {  // probes (sender 0.0.0.0); with a MAC filter v4 holds 0.0.0.0
+            auto keys = with_mac(f);
+            plan::IpAddress zero{AF_INET, {}, 32};
+            match_bits(keys, kArpSpa, zero.bytes.data(), 32);
+            rules.push_back({ETH_P_ARP, kPrioArp, std::move(keys), "ARP probes"});
+        }
+    }
+    return rules;
+}
+
+}  // namespace
+
+Result<bool> Netlink::set_source_filter(int ifindex, const SourceFilter& filter, bool fresh) {
     // On a new interface the drop rule goes in first; later it stays.
     if (fresh) {
         if (auto r = add_ingress_qdisc(ifindex); !r) return std::move(r).error();
-        if (auto r = add_filter(ifindex, proto(ETH_P_ALL), kPrioDrop, nullptr, TC_ACT_SHOT); !r) {
+        if (auto r = add_filter(ifindex, proto(ETH_P_ALL), kPrioDrop, {}, TC_ACT_SHOT, "drop"); !r) {
             if (r.error().err() == ENOTSUP) return false;
             return std::move(r).error();
         }
@@ -380,22 +469,23 @@ Result<bool> Netlink::set_source_filter(int ifindex, const std::vector<plan::IpA
     if (auto r = del_filters(ifindex, proto(ETH_P_IP), kPrioV4); !r) return std::move(r).error();
     if (auto r = del_filters(ifindex, proto(ETH_P_IPV6), kPrioV6); !r) return std::move(r).error();
     if (auto r = del_filters(ifindex, proto(ETH_P_ARP), kPrioArp); !r) return std::move(r).error();
-    std::vector<plan::IpAddress> pass;
-    for (auto a : allowed) {
-        a.prefix = a.family == AF_INET ? 32 : 128;
-        pass.push_back(a);
-    }
-    plan::IpAddress link_local{AF_INET6, {0xfe, 0x80}, 10};
-    plan::IpAddress unspecified{AF_INET6, {}, 128};  // duplicate address detection
-    pass.push_back(link_local);
-    pass.push_back(unspecified);
-    for (const auto& a : pass) {
-        uint16_t p = a.family == AF_INET ? kPrioV4 : kPrioV6;
-        uint16_t eth = a.family == AF_INET ? ETH_P_IP : ETH_P_IPV6;
-        if (auto r = add_filter(ifindex, proto(eth), p, &a, TC_ACT_OK); !r) return std::move(r).error();
-    }
-    if (auto r = add_filter(ifindex, proto(ETH_P_ARP), kPrioArp, nullptr, TC_ACT_OK); !r) return std::move(r).error();
+    for (const auto& rule : pass_rules(filter))
+        if (auto r = add_filter(ifindex, proto(rule.protocol), rule.prio, rule.keys, TC_ACT_OK, rule.what); !r)
+            return std::move(r).error();
     return true;
+}
+
+Result<void> Netlink::remove_source_filter(int ifindex) {
+    std::unique_ptr<rtnl_qdisc, QdiscDeleter> q(rtnl_qdisc_alloc());
+    auto* tc = TC_CAST(q.get());
+    rtnl_tc_set_ifindex(tc, ifindex);
+    rtnl_tc_set_parent(tc, TC_H_INGRESS);
+    rtnl_tc_set_handle(tc, TC_HANDLE(0xffff, 0));
+    rtnl_tc_set_kind(tc, "ingress");
+    int e = rtnl_qdisc_delete(sk_, q.get());
+    if (e < 0 && e != -NLE_OBJ_NOTFOUND && e != -NLE_INVAL && e != -NLE_NOATTR)
+        return nl_error("remove ingress qdisc of interface", std::to_string(ifindex), e);
+    return ok();
 }
 
 }  // namespace vps::net

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,21 @@ struct LinkInfo {
     int index = 0;
     std::string type;  // "veth", "bridge", "" for plain devices
     bool up = false;
+};
+
+// One 32-bit word a u32 filter compares (bytes in packet order).
+struct U32Key {
+    std::array<uint8_t, 4> value{};
+    std::array<uint8_t, 4> mask{};
+    int off = 0;  // from the network header
+};
+
+// What an interface's ingress lets through (see set_source_filter).
+struct SourceFilter {
+    std::vector<plan::IpAddress> allowed;  // source addresses
+    bool any_address = false;              // no address check (MAC only)
+    bool restrict_arp = false;             // ARP sender address in `allowed`
+    std::optional<plan::Mac> mac;          // Ethernet source and ARP sender
 };
 
 class Netlink {
@@ -73,10 +89,13 @@ public:
     Result<void> del_route(int ifindex, const plan::IpAddress& dst);
 
     // Source filtering on the ingress of `ifindex`: packets whose source is
-    // not in `allowed` are dropped (IPv6 link-local and ARP pass). `fresh`:
-    // the interface has no filter yet (first call after creating it).
-    // false: the kernel has no u32/matchall classifier or gact action.
-    Result<bool> set_source_filter(int ifindex, const std::vector<plan::IpAddress>& allowed, bool fresh);
+    // not allowed by `filter` are dropped (IPv6 link-local passes, and ARP
+    // unless restricted). `fresh`: the interface has no filter yet (first
+    // call after creating it). false: the kernel has no u32/matchall
+    // classifier or gact action.
+    Result<bool> set_source_filter(int ifindex, const SourceFilter& filter, bool fresh);
+    // Remove every filter (the ingress qdisc) of `ifindex`.
+    Result<void> remove_source_filter(int ifindex);
 
     const std::string& where() const { return where_; }
 
@@ -86,7 +105,9 @@ private:
     Result<LinkPtr> get_link(const std::string& name);
     Result<void> change_link(const std::string& name, rtnl_link* change, const char* what);
     Result<void> add_ingress_qdisc(int ifindex);
-    Result<void> add_filter(int ifindex, uint16_t protocol, uint16_t prio, const plan::IpAddress* src, int verdict);
+    // keys empty: a matchall filter.
+    Result<void> add_filter(int ifindex, uint16_t protocol, uint16_t prio, const std::vector<U32Key>& keys,
+                            int verdict, const std::string& what);
     Result<void> del_filters(int ifindex, uint16_t protocol, uint16_t prio);
 
     nl_sock* sk_ = nullptr;

@@ -80,6 +80,12 @@ void build_veths(const config::VpsConfig& cfg, Network& net, std::vector<std::st
             if (!parsed) problems.push_back(where + label + ": " + parsed.error().detail());
             else *mac = *parsed;
         }
+        v.mac_filter = n.mac_filter;
+        for (const auto& text : n.ip_filter) {
+            auto a = parse_ip(text);
+            if (!a) problems.push_back(where + "ip_filter: " + a.error().detail());
+            else v.ip_filter.push_back(*a);
+        }
         net.veths.push_back(std::move(v));
     }
 }
@@ -95,6 +101,8 @@ std::string IpAddress::text() const {
 }
 
 std::string IpAddress::cidr() const { return text() + "/" + std::to_string(prefix); }
+
+bool Veth::filtered() const { return (mac_filter && mac != Mac{}) || !ip_filter.empty(); }
 
 std::vector<std::string> Network::host_ifnames() const {
     std::vector<std::string> out;

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <csignal>
 #include <optional>
@@ -174,6 +175,28 @@ const std::vector<std::string>& default_caps_drop() {
     return caps;
 }
 
+const std::vector<std::string>& privileged_caps_drop() {
+    static const std::vector<std::string> caps{"sys_admin"};
+    return caps;
+}
+
+Result<std::pair<std::string, bool>> parse_capability(std::string_view text) {
+    const std::string shown(text);
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+        return Error::make(Errc::bad_value, "invalid capability '" + shown + "': expected NAME:on or NAME:off");
+    std::string name(text.substr(0, colon));
+    const std::string_view state = text.substr(colon + 1);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name.rfind("cap_", 0) == 0) name.erase(0, 4);
+    if (!cap_number(name))
+        return Error::make(Errc::bad_value, "invalid capability '" + shown + "': unknown capability '" + name +
+                                                "' (names as capabilities(7), e.g. sys_admin)");
+    if (state != "on" && state != "off")
+        return Error::make(Errc::bad_value, "invalid capability '" + shown + "': expected on or off after ':'");
+    return std::pair{name, state == "on"};
+}
+
 const std::vector<std::string>& default_seccomp_deny() {
     // Syscalls that act on the whole host whatever namespace the caller is
     // in. Names some architectures lack (vm86, stime, the pre-2.6 module
@@ -275,6 +298,49 @@ Result<void> check_hostname(std::string_view hostname) {
     }
 }
 
+namespace {
+
+// The bounding set a VPS loses: the defaults, for a privileged VPS also
+// privileged_caps_drop(), then the config's CAPABILITY entries. Only what a
+// VPS may hold can be turned on; problems and warnings are appended.
+std::vector<std::string> caps_to_drop(const config::VpsConfig& cfg, bool disk_quota,
+                                      std::vector<std::string>& problems, std::vector<std::string>& warnings) {
+    const auto& never = default_caps_drop();
+    std::vector<std::string> drop = never;
+    const bool privileged = cfg.id_base == 0;
+    if (privileged) drop.insert(drop.end(), privileged_caps_drop().begin(), privileged_caps_drop().end());
+    // Quota hard limits do not bind a holder of CAP_SYS_RESOURCE: a VPS
+    // with a disk quota must not have it, or its root could fill the disk.
+    if (disk_quota) drop.push_back("sys_resource");
+    for (const auto& entry : cfg.capability) {
+        auto cap = parse_capability(entry);
+        if (!cap) {
+            problems.push_back("capability: " + cap.error().detail());
+            continue;
+        }
+        const auto& [name, on] = *cap;
+        if (!on) {
+            if (std::find(drop.begin(), drop.end(), name) == drop.end()) drop.push_back(name);
+            continue;
+        }
+        if (std::find(never.begin(), never.end(), name) != never.end()) {
+            problems.push_back("capability: " + name + " acts on the whole host and is never given to a VPS");
+            continue;
+        }
+        if (name == "sys_resource" && disk_quota) {
+            problems.push_back("capability: sys_resource:on would let root exceed diskspace and diskinodes");
+            continue;
+        }
+        std::erase(drop, name);
+        if (privileged && name == "sys_admin")
+            warnings.push_back("capability sys_admin:on in a privileged VPS: its root can mount and remount "
+                               "file systems the host shares with it; give it to trusted VPSes only");
+    }
+    return drop;
+}
+
+}  // namespace
+
 Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     std::vector<std::string> problems;
     check_identity(cfg, problems);
@@ -283,6 +349,10 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     auto res = params::parse_all(cfg.params, bounds(host));
     if (!res) problems.push_back(res.error().detail());
     Network net = build_network(cfg, problems);
+    std::vector<std::string> cap_warnings;
+    auto drop = caps_to_drop(cfg, res && (res->diskspace || res->diskinodes), problems, cap_warnings);
+    if (!cfg.id_mapping.empty() && cfg.id_mapping != "mount" && cfg.id_mapping != "shift")
+        problems.push_back("id_mapping: '" + cfg.id_mapping + "' is not mount or shift");
     if (!problems.empty()) {
         std::string msg;
         for (const auto& p : problems) msg += (msg.empty() ? "" : "; ") + p;
@@ -306,15 +376,14 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
     p.disk_quota = disk_quota(p.resources);
     p.ipc_sysctls = params::ipc_sysctls(p.resources);
     p.warnings = params::warnings(cfg.params);
-    p.caps_drop = cap_numbers(default_caps_drop());
-    // Quota hard limits do not bind a holder of CAP_SYS_RESOURCE: a VPS
-    // with a disk quota must not have it, or its root could fill the disk.
-    if (p.disk_quota) p.caps_drop.push_back(CAP_SYS_RESOURCE);
+    p.warnings.insert(p.warnings.end(), cap_warnings.begin(), cap_warnings.end());
+    p.caps_drop = cap_numbers(drop);
     p.seccomp_deny = default_seccomp_deny();
     p.net = std::move(net);
     if (cfg.id_base != 0) {
         p.uid_map = {IdMap{0, cfg.id_base, kIdRangeSize}};
         p.gid_map = p.uid_map;
+        p.idmapped_root = cfg.id_mapping == "mount";
     }
     return p;
 }

@@ -12,6 +12,8 @@ namespace vps::rootfs {
 namespace {
 
 constexpr unsigned long kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+// MOVE_MOUNT_F_EMPTY_PATH of <linux/mount.h>, which clashes with <sys/mount.h>.
+constexpr unsigned kMoveMountEmptyPath = 0x00000004;
 
 Step mount_step(std::string source, std::string target, std::string fstype, unsigned long flags,
                 std::string data = {}) {
@@ -102,6 +104,8 @@ std::string Step::describe() const {
             return "pivot_root to '" + target + "'";
         case StepKind::write:
             return "write '" + target + " = " + data + "'";
+        case StepKind::move_mount:
+            return "mount '" + source + "' on '" + target + "'";
     }
     return "rootfs step";
 }
@@ -111,7 +115,13 @@ std::vector<Step> plan_steps(const plan::Plan& plan, const HostMounts& host) {
     std::vector<Step> steps;
     // Nothing we mount may propagate back to the host's mount namespace.
     steps.push_back(mount_step({}, "/", {}, MS_REC | MS_PRIVATE));
-    steps.push_back(mount_step(plan.private_dir, root, {}, MS_BIND | MS_REC));
+    if (host.root_tree >= 0) {
+        Step tree{StepKind::move_mount, plan.private_dir + " (idmapped)", root, {}, 0, {}, 0};
+        tree.fd = host.root_tree;
+        steps.push_back(std::move(tree));
+    } else {
+        steps.push_back(mount_step(plan.private_dir, root, {}, MS_BIND | MS_REC));
+    }
     // No device node on the VPS's own files works (one made with mknod in
     // a privileged VPS included); its devices are the bind mounts in /dev.
     steps.push_back(mount_step({}, root, {}, MS_BIND | MS_REMOUNT | MS_NODEV));
@@ -177,6 +187,9 @@ int run_step(const Step& s) noexcept {
             return 0;
         case StepKind::pivot_root:
             return run_pivot(s.target.c_str());
+        case StepKind::move_mount:
+            return static_cast<int>(::syscall(SYS_move_mount, s.fd, "", AT_FDCWD, s.target.c_str(),
+                                              kMoveMountEmptyPath));
         case StepKind::write: {
             int fd = ::open(s.target.c_str(), O_WRONLY | O_CLOEXEC);
             if (fd < 0) return -1;

@@ -22,6 +22,7 @@ enum class StepKind {
     symlink,      // symlink(source, target); EEXIST is fine
     pivot_root,   // chdir(target), pivot_root(".", "."), detach the old root
     write,        // write data into the existing file target (a /proc/sys knob)
+    move_mount,   // move the detached mount tree `fd` onto target
 };
 
 struct Step {
@@ -35,6 +36,7 @@ struct Step {
     // A target this kernel does not have (ENOENT) is skipped: masks over
     // /proc files that only some kernels provide.
     bool optional = false;
+    int fd = -1;  // move_mount: the tree (open_tree/mount_setattr in the parent)
 
     // "mount 'proc' on '/var/lib/vz/root/101/proc'" for errors.
     std::string describe() const;
@@ -48,6 +50,9 @@ struct HostMounts {
     // lxcfs's proc directory and the files in it to bind over /proc.
     std::string lxcfs_proc;
     std::vector<std::string> lxcfs_files;
+    // An idmapped copy of the private area (idmap::mapped_tree), mounted as
+    // the root instead of a bind mount of plan.private_dir.
+    int root_tree = -1;
 };
 
 std::vector<Step> plan_steps(const plan::Plan& plan, const HostMounts& host = {});

@@ -2,6 +2,7 @@
 //
 //   parent                          child (after clone3)
 //   ------                          -----
+//   idmapped root tree (if any)
 //   clone3(namespaces, pidfd,       waits on `go`
 //          CLONE_INTO_CGROUP on v2)
 //   v1: add child to cgroups
@@ -9,7 +10,7 @@
 //   before_run(pid): network
 //   write `go`  ------------------> userns: become its root; unshare
 //                                   cgroup ns, build the root,
-//                                   pivot_root, hostname, caps, seccomp,
+//                                   pivot_root, hostname, seccomp, caps,
 //   read `report` until EOF <------ exec init (report closes on exec) or
 //                                   write {stage, index, errno} and exit
 //
@@ -32,6 +33,7 @@
 #include "ns/ns.hpp"
 #include "rootfs/rootfs.hpp"
 #include "seccomp/filter.hpp"
+#include "vps/idmap.hpp"
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
 
@@ -98,11 +100,14 @@ struct ChildSpec {
     if (devnull < 0 || ::dup2(devnull, 0) < 0) child_fail(s, Stage::stdio, 0);
     for (int fd = 1; fd < 3; ++fd)
         if (::dup2(s.console, fd) < 0) child_fail(s, Stage::stdio, fd);
+    // The filter goes in while CAP_SYS_ADMIN is still held: without it (a
+    // privileged VPS loses it) the kernel takes a filter only under
+    // no_new_privs, which would break set-id programs inside.
+    if (seccomp::load(s.filter) < 0) child_fail(s, Stage::seccomp, 0);
     if (caps::apply(s.caps) < 0) child_fail(s, Stage::caps, 0);
     // Nothing of vzd's may reach init: every other fd closes at exec.
     if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         child_fail(s, Stage::close_fds, 0);
-    if (seccomp::load(s.filter) < 0) child_fail(s, Stage::seccomp, 0);
     ::execve(s.argv[0], s.argv.data(), s.envp.data());
     child_fail(s, Stage::exec, 0);
 }
@@ -157,28 +162,6 @@ Error child_error(const ChildSpec& s, const Report& r) {
     return Error::sys("start init", {}, r.err);
 }
 
-std::string map_text(const std::vector<plan::IdMap>& map) {
-    std::string out;
-    for (const auto& m : map)
-        out += std::to_string(m.inside) + " " + std::to_string(m.outside) + " " + std::to_string(m.count) + "\n";
-    return out;
-}
-
-// uid_map and gid_map of the child's new user namespace: written by vzd,
-// which holds CAP_SETUID/CAP_SETGID on the host, so setgroups stays allowed.
-Result<void> write_id_maps(pid_t pid, const plan::Plan& plan) {
-    const std::string proc = "/proc/" + std::to_string(pid);
-    for (auto [file, map] : {std::pair{"/uid_map", &plan.uid_map}, std::pair{"/gid_map", &plan.gid_map}}) {
-        const std::string path = proc + file;
-        Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!fd) return Error::sys("open", path);
-        const std::string text = map_text(*map);
-        if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-            return Error::sys("write", path + " (" + text.substr(0, text.size() - 1) + ")");
-    }
-    return ok();
-}
-
 // numfile: set from outside, since raising a hard limit takes
 // CAP_SYS_RESOURCE on the host, which a user-namespaced init lacks.
 Result<void> set_nofile(pid_t pid, const plan::Plan& plan) {
@@ -204,8 +187,18 @@ Result<void> await_exec(const ChildSpec& s, FdRef report) {
 
 Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Console& console,
                       const Lxcfs& lxcfs, const BeforeRun& before_run) {
+    // An idmapped root is made here, before clone: the child only moves it.
+    Fd root_tree;
+    if (plan.idmapped_root) {
+        auto userns = idmap::make_userns(plan.uid_map, plan.gid_map);
+        if (!userns) return std::move(userns).error();
+        auto tree = idmap::mapped_tree(plan.private_dir, userns->ref());
+        if (!tree) return std::move(tree).error();
+        root_tree = std::move(*tree);
+    }
     ChildSpec spec;
-    if (auto r = prepare(spec, plan, {console.path, lxcfs.proc_dir, lxcfs.files}); !r) return std::move(r).error();
+    if (auto r = prepare(spec, plan, {console.path, lxcfs.proc_dir, lxcfs.files, root_tree.get()}); !r)
+        return std::move(r).error();
     auto go = sys::pipe();
     if (!go) return std::move(go).error();
     auto report = sys::pipe();
@@ -226,7 +219,7 @@ Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Conso
         if (auto r = group.add_process(init.pid()); !r) return std::move(r).error();
     }
     if (spec.userns) {
-        if (auto r = write_id_maps(init.pid(), plan); !r) return std::move(r).error();
+        if (auto r = idmap::write_maps(init.pid(), plan.uid_map, plan.gid_map); !r) return std::move(r).error();
     }
     if (auto r = set_nofile(init.pid(), plan); !r) return std::move(r).error();
     if (before_run) {
