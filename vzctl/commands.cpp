@@ -89,8 +89,26 @@ int cmd_status(const Options& o) {
     return 0;
 }
 
+// --userpasswd entries as vzd takes them: USER alone gets its password
+// from a line of stdin.
+Result<Json> userpasswd_json(const Options& o) {
+    Json list = Json::array();
+    for (const auto& entry : o.userpasswd) {
+        if (entry.find(':') != std::string::npos) {
+            list.push_back(entry);
+            continue;
+        }
+        if (::isatty(0)) std::fprintf(stderr, "Password for %s in VPS %s: ", entry.c_str(), o.target.c_str());
+        std::string password;
+        if (!std::getline(std::cin, password) || password.empty())
+            return Error::make(Errc::bad_argument, "--userpasswd " + entry + ": no password on stdin");
+        list.push_back(entry + ":" + password);
+    }
+    return list;
+}
+
 int cmd_set(const Options& o) {
-    if (o.params.empty() && o.hostname.empty() && o.net.empty() && o.capability.empty()) {
+    if (o.params.empty() && o.hostname.empty() && o.net.empty() && o.capability.empty() && o.userpasswd.empty()) {
         std::fprintf(stderr, "vzctl: set: no parameter given\n");
         return 20;
     }
@@ -98,9 +116,16 @@ int cmd_set(const Options& o) {
                 Json{{"params", params_json(o)}, {"net", net_json(o)}, {"save", o.save}}};
     if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
     if (!o.capability.empty()) req.args["capability"] = o.capability;
+    if (!o.userpasswd.empty()) {
+        auto users = userpasswd_json(o);
+        if (!users) return fail(users.error());
+        req.args["userpasswd"] = *users;
+    }
     auto r = call(o, req);
     if (!r) return fail(r.error());
     print_warnings(*r);
+    for (const auto& u : r->value("users", Json::array()))
+        if (!o.quiet && u.is_string()) std::printf("Password for user %s in VPS %s set\n", u.get<std::string>().c_str(), o.target.c_str());
     if (!o.quiet && r->value("saved", false)) std::printf("Saved parameters for VPS %s\n", o.target.c_str());
     return 0;
 }
@@ -146,6 +171,7 @@ int cmd_enter(const Options& o) {
 
 }  // namespace
 
+int cmd_template(const Options& o);  // template.cpp
 int cmd_list(const Options& o);  // list.cpp
 int cmd_ubc(const Options& o);   // list.cpp
 
@@ -162,6 +188,7 @@ int run(const Options& o) {
     if (c == "set") return cmd_set(o);
     if (c == "exec") return cmd_exec(o);
     if (c == "enter") return cmd_enter(o);
+    if (c == "template") return cmd_template(o);
     std::fprintf(stderr, "vzctl: unknown command '%s'\n", c.c_str());
     return 20;
 }

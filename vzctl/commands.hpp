@@ -31,6 +31,11 @@ struct Options {
     bool all = false;
     bool no_header = false;
     bool save = false;
+    std::string subcommand;  // template build|list
+    std::string variant;     // template build --variant
+    bool force = false;      // template build --force
+    // set --userpasswd USER:PASSWORD (or USER: the password from stdin)
+    std::vector<std::string> userpasswd;
 };
 
 int run(const Options& o);

@@ -152,6 +152,23 @@ int main(int argc, char** argv) {
     add_param_options(set, o.params);
     add_net_options(set, o.net, false);
     add_capability_option(set, o.capability);
+    set->add_option("--userpasswd", o.userpasswd,
+                    "USER:PASSWORD: create USER inside the VPS or set its password; USER alone reads the "
+                    "password from stdin (kept out of the process list); never saved in the config")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->expected(1);
+
+    auto* tmpl = app.add_subcommand("template", "build and list OS templates");
+    tmpl->require_subcommand(1);
+    auto* tbuild = tmpl->add_subcommand("build", "build a Debian template with mmdebstrap from the host's apt sources");
+    tbuild->add_option("name", o.target, "debian-11, debian-12 or debian-13")->required();
+    tbuild->add_option("--variant", o.variant,
+                       "minimal (systemd, iproute2, ping, procps; the default) or standard (also openssh-server, "
+                       "cron, vim-tiny ...; cached as NAME-standard)");
+    tbuild->add_flag("--force", o.force, "rebuild a template that is cached already");
+    auto* tlist = tmpl->add_subcommand("list", "list the cached templates");
+    tlist->add_flag("--json", o.json, "print JSON");
+    tlist->add_flag("-H,--no-header", o.no_header, "omit the header line");
 
     auto* exec = app.add_subcommand("exec", "run a command inside a running VPS");
     exec->add_option("ctid", o.target, "CTID or name")->required();
@@ -195,6 +212,7 @@ int main(int argc, char** argv) {
     }
     CLI::App* cmd = app.get_subcommands().front();
     o.command = cmd->get_name();
+    if (o.command == "template") o.subcommand = cmd->get_subcommands().front()->get_name();
     if (o.command == "exec") {
         o.argv = cmd->remaining();
     }

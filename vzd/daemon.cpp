@@ -13,6 +13,7 @@
 #include <ctime>
 #include <thread>
 
+#include "vps/guestfs.hpp"
 #include "vps/sys.hpp"
 
 namespace vzd {
@@ -280,10 +281,16 @@ proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& 
         case Op::enter:
             out = with_ctid([&](uint32_t id) { return op_enter(id, req.args, conn); });
             break;
+        case Op::template_build:
+            out = op_template_build(req.args, fds, conn);
+            break;
+        case Op::template_list:
+            out = op_template_list();
+            break;
     }
     if (!out) {
         Error e = std::move(out).error();
-        if (req.op != Op::list && req.op != Op::status && req.op != Op::ubc)
+        if (req.op != Op::list && req.op != Op::status && req.op != Op::ubc && req.op != Op::template_list)
             log(std::string(proto::op_name(req.op)) + " " + req.target + ": " + e.message());
         return failure(std::move(e));
     }
@@ -324,8 +331,21 @@ Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid, vps::config::VpsConfig*
                                                  std::to_string(cfg->ctid) + " does not match the file name");
     auto plan = plan_for(*cfg);
     if (!plan) return std::move(plan).error().with_context(layout_.conf(ctid));
+    adapt_to_init(*plan);
     if (cfg_out) *cfg_out = std::move(*cfg);
     return plan;
+}
+
+// systemd powers off on SIGRTMIN+4 in a container (systemd(1), SIGNALS);
+// what /sbin/init is, is the template's business, so it is looked up in
+// the VPS's own files at each start.
+void Daemon::adapt_to_init(vps::plan::Plan& plan) const {
+    auto root = vps::guestfs::open_root(plan.private_dir);
+    if (!root) return;
+    auto init = vps::guestfs::resolve(*root, "sbin/init");
+    if (!init || !*init) return;
+    const std::string& path = **init;
+    if (path.substr(path.rfind('/') + 1) == "systemd") plan.stop_signal = SIGRTMIN + 4;
 }
 
 Result<vps::plan::Plan> Daemon::plan_for(const vps::config::VpsConfig& cfg) const {

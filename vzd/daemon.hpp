@@ -88,6 +88,8 @@ private:
     Result<uint32_t> reserve_id_range(uint32_t ctid);
     void unreserve_id_range(uint32_t base);
     std::string choose_id_mapping(const vps::config::VpsConfig& cfg) const;
+    void adapt_to_init(vps::plan::Plan& plan) const;
+    Result<nlohmann::json> set_passwords(const vps::config::VpsConfig& cfg, const nlohmann::json& args) const;
     Result<std::map<std::string, std::string>> load_sample(const std::string& name) const;
     vps::plan::HostFacts facts() const;
 
@@ -131,6 +133,9 @@ private:
     Result<nlohmann::json> op_exec(uint32_t ctid, const nlohmann::json& args,
                                    std::vector<vps::Fd>& fds, vps::FdRef conn);
     Result<nlohmann::json> op_enter(uint32_t ctid, const nlohmann::json& args, vps::FdRef conn);
+    // templates.cpp: OS templates built with mmdebstrap into the template cache.
+    Result<nlohmann::json> op_template_build(const nlohmann::json& args, std::vector<vps::Fd>& fds, vps::FdRef conn);
+    Result<nlohmann::json> op_template_list() const;
 
     // Supervision (supervise.cpp).
     Result<void> start_locked(Vps& v);
@@ -155,6 +160,7 @@ private:
     std::string quota_off_reason_;
 
     std::mutex registry_m_;
+    std::mutex template_build_m_;  // one template build at a time
     std::map<uint32_t, std::shared_ptr<Vps>> vpses_;
     std::map<std::string, uint32_t> names_;
     std::set<uint32_t> reserved_bases_;  // id ranges of creates in progress
@@ -177,6 +183,8 @@ private:
 
 void log(const std::string& msg);
 
+// A request argument that is a string; absent or another type = "".
+std::string str_arg(const nlohmann::json& args, const char* key);
 // A request argument that is a list of strings; absent = empty. `prefix`
 // names the enclosing object in errors ("net.").
 Result<std::vector<std::string>> strings_arg(const nlohmann::json& args, const char* key,

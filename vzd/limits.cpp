@@ -78,6 +78,7 @@ vps::plan::HostFacts Daemon::facts() const {
     f.storage_root = layout_.root();
     f.numa_nodes = numa_nodes_;
     f.nr_open = nr_open_;
+    f.cgroup2 = cgroups_ && cgroups_->name() == "v2";
     return f;
 }
 

@@ -8,7 +8,9 @@
 
 #include "daemon.hpp"
 #include "vps/idmap.hpp"
+#include "vps/guestfs.hpp"
 #include "vps/net.hpp"
+#include "vps/passwd.hpp"
 #include "vps/params.hpp"
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
@@ -39,6 +41,56 @@ Result<void> apply_capability_args(vps::config::VpsConfig& cfg, const json& args
     return vps::ok();
 }
 
+// A set request that changes nothing but users' passwords (which live in
+// the VPS's files, not its config, and need neither a running VPS nor --save).
+bool only_passwords(const json& args) {
+    if (!args.contains("userpasswd")) return false;
+    for (const auto& [key, value] : args.items()) {
+        if (key == "userpasswd" || key == "save") continue;
+        if (value.is_null() || (value.is_object() && value.empty()) || (value.is_array() && value.empty())) continue;
+        return false;
+    }
+    return true;
+}
+
+// What must be added to an id inside the VPS to get the id its files hold
+// on the host: the id range start for shifted ownership, else nothing.
+uint32_t host_id_offset(const vps::config::VpsConfig& cfg) {
+    return cfg.id_base != 0 && cfg.id_mapping != "mount" ? cfg.id_base : 0;
+}
+
+// A fresh /etc/machine-id for a VPS whose template left it empty (as
+// systemd's templates do), so no two VPSes share one.
+Result<void> give_machine_id(const std::string& private_dir) {
+    auto root = vps::guestfs::open_root(private_dir);
+    if (!root) return std::move(root).error();
+    auto current = vps::guestfs::read_file(*root, "etc/machine-id", 4096);
+    if (!current) return std::move(current).error();
+    if (!*current || !sys::trim(**current).empty()) return vps::ok();
+    auto id = sys::random_hex(16);
+    if (!id) return std::move(id).error();
+    return vps::guestfs::write_file(*root, "etc/machine-id", *id + "\n", 0444);
+}
+
+// --userpasswd USER:PASSWORD, each applied to the VPS's own files. The
+// request is never logged and errors name only the user.
+Result<json> set_passwords_in(const std::string& private_dir, uint32_t id_offset, const json& args) {
+    json done = json::array();
+    auto list = strings_arg(args, "userpasswd");
+    if (!list) return std::move(list).error();
+    if (list->empty()) return done;
+    auto root = vps::guestfs::open_root(private_dir);
+    if (!root) return std::move(root).error();
+    for (const auto& entry : *list) {
+        auto up = vps::passwd::parse_userpasswd(entry);
+        if (!up) return std::move(up).error();
+        if (auto r = vps::passwd::set_password(*root, up->first, up->second, id_offset); !r)
+            return std::move(r).error();
+        done.push_back(up->first);
+    }
+    return done;
+}
+
 // --userns yes|no of create; absent: the host's default (vz.yaml userns).
 Result<bool> userns_arg(const json& args, bool fallback) {
     auto it = args.find("userns");
@@ -62,11 +114,6 @@ Result<std::map<std::string, std::string>> params_arg(const json& args) {
     return out;
 }
 
-std::string str_arg(const json& args, const char* key) {
-    auto it = args.find(key);
-    return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // Apply name=value pairs to a config the way OpenVZ stores them.
 Result<void> merge_params(vps::config::VpsConfig& cfg, const std::map<std::string, std::string>& p,
                           uint32_t cpus) {
@@ -81,6 +128,11 @@ Result<void> merge_params(vps::config::VpsConfig& cfg, const std::map<std::strin
 }
 
 }  // namespace
+
+std::string str_arg(const json& args, const char* key) {
+    auto it = args.find(key);
+    return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 Result<std::vector<std::string>> strings_arg(const json& args, const char* key, const std::string& prefix) {
     const std::string shown = "'" + prefix + key + "'";
@@ -213,6 +265,10 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     const uint32_t shift = cfg.id_mapping == "shift" ? cfg.id_base : 0;
     if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id), tag, shift); !r)
         return std::move(r).error();
+    if (auto r = give_machine_id(layout_.private_dir(*id)); !r) {
+        (void)sys::remove_tree(layout_.private_dir(*id));
+        return std::move(r).error().with_context("machine-id");
+    }
     if (auto r = vps::config::save_vps(layout_.conf(*id), cfg); !r) {
         (void)sys::remove_tree(layout_.private_dir(*id));
         return std::move(r).error();
@@ -239,6 +295,10 @@ std::string Daemon::choose_id_mapping(const vps::config::VpsConfig& cfg) const {
     log("VPS " + id_str(cfg.ctid) + ": no idmapped mount on " + layout_.root() + "/private (" + support.reason +
         "); its files get shifted ownership");
     return "shift";
+}
+
+Result<json> Daemon::set_passwords(const vps::config::VpsConfig& cfg, const json& args) const {
+    return set_passwords_in(layout_.private_dir(cfg.ctid), host_id_offset(cfg), args);
 }
 
 Result<json> Daemon::op_start(uint32_t ctid) {
@@ -392,8 +452,11 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args_in) {
         if (auto r = plan_for(*disk); !r) return std::move(r).error().with_context("saved config");
     }
     const std::string hostname = str_arg(*args, "hostname");
+    auto users = set_passwords(live, *args);
+    if (!users) return std::move(users).error();
 
     json out{{"ctid", ctid}, {"applied", false}, {"saved", save}};
+    if (!users->empty()) out["users"] = *users;
     auto w = warnings_for(*plan);
     if (running && args->contains("capability"))
         w.push_back("capabilities of VPS " + id_str(ctid) + " change at its next start" +
@@ -417,7 +480,7 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args_in) {
     if (save) {
         if (auto r = vps::config::save_vps(layout_.conf(ctid), running ? *disk : live); !r)
             return std::move(r).error();
-    } else if (!out["applied"].get<bool>()) {
+    } else if (!out["applied"].get<bool>() && !only_passwords(*args)) {
         out["warning"] = "VPS " + id_str(ctid) +
                          " is not running and --save was not given: nothing was changed";
     }

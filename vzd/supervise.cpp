@@ -116,10 +116,27 @@ Result<void> Daemon::start_locked(Vps& v) {
         }
         log("VPS " + std::to_string(id) + ": device access is not restricted by the cgroup: " + r.error().message());
     }
+    if (plan->cgroup_view == vps::plan::CgroupView::delegated) {
+        const uint32_t root_id = plan->uid_map.front().outside;
+        if (auto r = (*group)->delegate(root_id, root_id); !r) {
+            discard_group(**group);
+            return std::move(r).error().with_context("delegate the cgroup to the VPS's root");
+        }
+    }
     auto console = open_console();
     if (!console) {
         discard_group(**group);
         return std::move(console).error().with_context("console");
+    }
+    // The VPS's root owns its console, as root owns /dev/console on a
+    // machine (getty and systemd chown and reopen it): in a user namespace
+    // that is the VPS's id range, group tty (5) inside.
+    if (!plan->uid_map.empty()) {
+        const uint32_t base = plan->uid_map.front().outside;
+        if (::fchown(console->slave.get(), base, base + 5) < 0 || ::fchmod(console->slave.get(), 0620) < 0) {
+            discard_group(**group);
+            return Error::sys("chown", console->slave_path + " (console of VPS " + std::to_string(id) + ")");
+        }
     }
     (void)sys::write_file_atomic(layout_.console_log(id), "", 0600);  // a fresh log per start
     const vps::plan::Network& net = plan->net;

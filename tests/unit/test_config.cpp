@@ -7,6 +7,7 @@
 
 #include "vps/config.hpp"
 #include "vps/sys.hpp"
+#include "temp_dir.hpp"
 
 using namespace vps;
 using namespace vps::config;
@@ -15,23 +16,7 @@ namespace {
 
 constexpr const char* kOrigin = "/var/lib/vz/conf/101.yaml";
 
-// A scratch directory removed at the end of the test.
-class TempDir {
-  public:
-    TempDir() {
-        char tmpl[] = "/tmp/vz-config-test.XXXXXX";
-        path_ = ::mkdtemp(tmpl) ? tmpl : "";
-    }
-    ~TempDir() {
-        if (!path_.empty()) (void)sys::remove_tree(path_);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
+using vps::test::TempDir;
 
 std::string error_of(const Result<VpsConfig>& r) { return r ? std::string() : r.error().message(); }
 

@@ -115,6 +115,19 @@ class Group {
 
     // Move a process in (every controller on v1).
     virtual Result<void> add_process(pid_t pid) = 0;
+    // Move a process in beside `init`: into the group, or, when the VPS has
+    // made child groups of its own and enabled controllers for them (so the
+    // group may hold no process, cgroup v2's rule), into init's group below.
+    virtual Result<void> add_process_near(pid_t pid, pid_t init) { (void)init; return add_process(pid); }
+    // Hand the group's subtree to the VPS's root (uid, gid on the host): it
+    // may make child groups and move its processes between them, never
+    // change the group's own limits. v2 only (systemd inside a VPS needs
+    // it); Errc::system with ENOTSUP elsewhere.
+    virtual Result<void> delegate(uid_t uid, gid_t gid) {
+        (void)uid, (void)gid;
+        return vps::Error(vps::Errc::system, "delegate cgroup", name(), ENOTSUP,
+                          "only cgroup v2 groups can be delegated");
+    }
     // v2: an O_PATH|O_DIRECTORY fd of the group for clone3's
     // CLONE_INTO_CGROUP. v1 has none: the caller uses add_process().
     virtual std::optional<vps::FdRef> clone_into_fd() const = 0;

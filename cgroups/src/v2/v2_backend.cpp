@@ -1,5 +1,6 @@
 // cgroup v2: one unified hierarchy. Groups live at <root>/<own>/<base>/<name>
 // with the controllers we use enabled on the way down.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -84,6 +85,9 @@ class V2Group final : public Group {
         return r;
     }
 
+    Result<void> add_process_near(pid_t pid, pid_t init) override;
+    Result<void> delegate(uid_t uid, gid_t gid) override;
+
     std::optional<vps::FdRef> clone_into_fd() const override { return dir_.fd(); }
     Result<void> restrict_devices(const std::vector<DeviceRule>& allow) override {
         return v2::attach_device_filter(dir_.fd(), dir_.path(), allow);
@@ -122,6 +126,52 @@ class V2Group final : public Group {
     std::string label_;  // "vz/101", for messages
     CgroupDir dir_;
 };
+
+// The files systemd's delegation hands over (systemd.resource-control(5),
+// Delegate=): the group itself, to make children, and the membership files.
+constexpr std::array<const char*, 3> kDelegatedFiles{"cgroup.procs", "cgroup.subtree_control", "cgroup.threads"};
+
+Result<void> V2Group::delegate(uid_t uid, gid_t gid) {
+    if (::fchownat(dir_.fd().get(), "", uid, gid, AT_EMPTY_PATH) < 0)
+        return Error::sys("chown", dir_.path());
+    for (const char* f : kDelegatedFiles)
+        if (::fchownat(dir_.fd().get(), f, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+            return Error::sys("chown", dir_.file(f));
+    return vps::ok();
+}
+
+Result<void> V2Group::add_process_near(pid_t pid, pid_t init) {
+    auto direct = dir_.write("cgroup.procs", std::to_string(pid));
+    if (direct) return direct;
+    if (direct.error().err() != EBUSY)
+        return std::move(direct).error().with_context("add process " + std::to_string(pid) + " to cgroup " + label_);
+    // "0::/vz/101/init.scope": below the group's own path, relative to the
+    // hierarchy's root (vzd is not in a cgroup namespace).
+    auto text = vps::sys::read_file("/proc/" + std::to_string(init) + "/cgroup", 1 << 16);
+    if (!text) return std::move(text).error();
+    std::string rel;
+    for (std::string_view rest = *text; !rest.empty();) {
+        auto nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        if (line.starts_with("0::")) rel = std::string(line.substr(3));
+        rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    }
+    // The group's path ends with its path in the hierarchy (the part of rel
+    // before init's own child groups), whatever the mount point.
+    const std::string& own = dir_.path();
+    std::string target;
+    for (size_t at = own.find('/'); at != std::string::npos && target.empty(); at = own.find('/', at + 1)) {
+        const std::string_view tail = std::string_view(own).substr(at);
+        if (rel.size() > tail.size() && rel.starts_with(tail) && rel[tail.size()] == '/')
+            target = own + rel.substr(tail.size());
+    }
+    if (target.empty() || rel.find("/..") != std::string::npos)
+        return Error(vps::Errc::system, "add process " + std::to_string(pid) + " to cgroup", label_, EBUSY,
+                     "the group holds child groups only, and init's group is not below it");
+    auto near = CgroupDir::open(target);
+    if (!near) return std::move(near).error();
+    return near->write("cgroup.procs", std::to_string(pid));
+}
 
 Result<void> V2Group::write_limits(const Limits& l) const {
     if (auto r = check_limits(l); !r) return r;

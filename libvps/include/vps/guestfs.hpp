@@ -51,6 +51,11 @@ Result<Root> open_root(const std::string& host_path);
 // Paths below the root (rel) are relative, such as "etc/hosts"; a leading
 // "/" is ignored. Empty, "." and ".." components are refused.
 
+// Where rel leads inside the VPS once every symlink is followed within the
+// root ("/usr/lib/systemd/systemd" for "sbin/init"), or nullopt when it
+// does not exist.
+Result<std::optional<std::string>> resolve(const Root& root, std::string_view rel);
+
 // The contents of a file, or nullopt when it (or a directory on the way)
 // does not exist. Symlinks are followed inside the root. Anything but a
 // regular file (FIFO, device, socket, directory) is refused without

@@ -21,7 +21,14 @@ struct HostFacts {
     std::string storage_root;    // absolute, e.g. /var/lib/vz
     uint32_t numa_nodes = 1;     // /sys/devices/system/node/node*; bounds nodemask
     uint64_t nr_open = 1048576;  // /proc/sys/fs/nr_open (the kernel's default here)
+    bool cgroup2 = false;        // VPS groups are cgroup v2 groups
 };
+
+// What a VPS sees at /sys/fs/cgroup: nothing (cgroup v1 hosts), its own
+// group read-only (privileged VPSes: the host's root must not reach its
+// limits), or its own group delegated to it (unprivileged VPSes; systemd
+// inside makes its units' groups there).
+enum class CgroupView { none, read_only, delegated };
 
 // A soft:hard resource limit as setrlimit(2) takes it; kUnlimited is
 // RLIM_INFINITY.
@@ -127,6 +134,7 @@ struct Plan {
     // Unprivileged VPS stored with the ids seen inside: its root is an
     // idmapped mount of private_dir (config id_mapping "mount").
     bool idmapped_root = false;
+    CgroupView cgroup_view = CgroupView::none;
     // Syscalls refused with EPERM by the seccomp filter.
     std::vector<std::string> seccomp_deny;
     Network net;

@@ -22,6 +22,10 @@ Result<Fd> openat(FdRef dir, const std::string& path, int flags, mode_t mode = 0
 // Whole-file helpers. read_file reads at most max bytes (a guard against
 // files that never end, such as a FIFO planted where a config should be).
 Result<std::string> read_file(const std::string& path, size_t max = 16u << 20);
+// `bytes` random bytes from getrandom(2) as lower-case hex.
+Result<std::string> random_hex(size_t bytes);
+// The target of a symlink (readlink(2)), whatever its length.
+Result<std::string> read_link(const std::string& path);
 Result<std::string> read_fd(FdRef fd, size_t max = 16u << 20);
 Result<void> write_all(FdRef fd, std::string_view data);
 // Write to an existing file (cgroup and /proc knobs): open, write, close.

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -48,6 +49,36 @@ Result<std::string> read_file(const std::string& path, size_t max) {
     auto data = read_fd(fd->ref(), max);
     if (!data) return Error::sys("read", path, std::move(data).error().err());
     return data;
+}
+
+Result<std::string> random_hex(size_t bytes) {
+    std::string raw(bytes, '\0');
+    for (size_t got = 0; got < bytes;) {
+        ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::sys("getrandom");
+        got += static_cast<size_t>(n);
+    }
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        out += kDigits[c >> 4];
+        out += kDigits[c & 15];
+    }
+    return out;
+}
+
+Result<std::string> read_link(const std::string& path) {
+    std::string buf(256, '\0');
+    for (;;) {
+        ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+        if (n < 0) return Error::sys("readlink", path);
+        if (static_cast<size_t>(n) < buf.size()) {
+            buf.resize(static_cast<size_t>(n));
+            return buf;
+        }
+        buf.resize(buf.size() * 2);
+    }
 }
 
 Result<std::string> read_fileat(FdRef dir, const std::string& name, size_t max) {

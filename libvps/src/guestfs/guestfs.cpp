@@ -110,6 +110,27 @@ Result<Root> open_root(const std::string& host_path) {
     return root;
 }
 
+Result<std::optional<std::string>> resolve(const Root& root, std::string_view rel) {
+    const std::string what = root.describe(rel);
+    auto p = parse_rel(root, rel);
+    if (!p) return std::move(p).error();
+    auto look = open_in_root(root.fd(), strip_slashes(rel), O_PATH, 0, what);
+    if (!look) {
+        if (look.error().err() == ENOENT) return std::optional<std::string>();
+        return std::move(look).error();
+    }
+    // The kernel's name for what the fd reached, as the host sees it; the
+    // root's own host path is the prefix to cut off.
+    auto host = sys::read_link("/proc/self/fd/" + std::to_string(look->get()));
+    if (!host) return std::move(host).error();
+    auto base = sys::read_link("/proc/self/fd/" + std::to_string(root.fd().get()));
+    if (!base) return std::move(base).error();
+    if (*host == *base) return std::optional<std::string>("/");
+    if (!host->starts_with(*base + "/"))
+        return Error(Errc::system, "resolve", what, EXDEV, "the file is not below the VPS root");
+    return std::optional<std::string>(host->substr(base->size()));
+}
+
 Result<std::optional<std::string>> read_file(const Root& root, std::string_view rel, size_t max) {
     const std::string what = root.describe(rel);
     auto p = parse_rel(root, rel);

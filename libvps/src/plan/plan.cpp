@@ -385,6 +385,7 @@ Result<Plan> build(const config::VpsConfig& cfg, const HostFacts& host) {
         p.gid_map = p.uid_map;
         p.idmapped_root = cfg.id_mapping == "mount";
     }
+    if (host.cgroup2) p.cgroup_view = p.uid_map.empty() ? CgroupView::read_only : CgroupView::delegated;
     return p;
 }
 

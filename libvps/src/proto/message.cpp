@@ -8,7 +8,7 @@
 namespace vps::proto {
 namespace {
 
-constexpr std::array<std::pair<Op, std::string_view>, 12> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 14> kOps{{
     {Op::create, "create"},
     {Op::start, "start"},
     {Op::stop, "stop"},
@@ -21,6 +21,8 @@ constexpr std::array<std::pair<Op, std::string_view>, 12> kOps{{
     {Op::enter, "enter"},
     {Op::ping, "ping"},
     {Op::ubc, "ubc"},
+    {Op::template_build, "template_build"},
+    {Op::template_list, "template_list"},
 }};
 
 Error protocol_error(std::string detail) { return Error::make(Errc::protocol, std::move(detail)); }

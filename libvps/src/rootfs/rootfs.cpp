@@ -139,6 +139,14 @@ std::vector<Step> plan_steps(const plan::Plan& plan, const HostMounts& host) {
         firmware.optional = true;
         steps.push_back(std::move(firmware));
     }
+    // The cgroup namespace (unshared once in the VPS's group) makes the
+    // VPS's group the root of this mount.
+    if (plan.cgroup_view != plan::CgroupView::none) {
+        const unsigned long ro = plan.cgroup_view == plan::CgroupView::read_only ? MS_RDONLY : 0;
+        Step cg = mount_step("cgroup2", root + "/sys/fs/cgroup", "cgroup2", kNoSuidDevExec | ro);
+        cg.optional = true;
+        steps.push_back(std::move(cg));
+    }
     // lxcfs answers reads of these files with the reader's cgroup limits.
     for (const auto& f : host.lxcfs_files)
         steps.push_back(mount_step(host.lxcfs_proc + "/" + f, root + "/proc/" + f, {}, MS_BIND));

@@ -49,7 +49,7 @@ void say(int fd, const std::string& msg) { (void)!::write(fd, msg.data(), msg.si
 // In the helper: join the VPS. On failure tell the caller's stderr and exit.
 void join_vps(const Target& t, int errfd) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (auto r = t.group->add_process(::getpid()); !r) {
+    if (auto r = t.group->add_process_near(::getpid(), t.init_pid); !r) {
         say(errfd, "vzd: " + r.error().message() + "\n");
         ::_exit(126);
     }
