@@ -1,6 +1,7 @@
 #include "console.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -31,7 +32,7 @@ vps::Result<ConsolePty> open_console() {
     return ConsolePty{std::move(*master), std::move(*slave), name};
 }
 
-void drain_console(vps::Fd master, const std::string& log_path, size_t max_bytes) {
+void drain_console(vps::Fd master, vps::Fd init_pidfd, const std::string& log_path, size_t max_bytes) {
     auto log = vps::sys::open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
     char buf[8192];
     size_t written = 0;
@@ -42,7 +43,13 @@ void drain_console(vps::Fd master, const std::string& log_path, size_t max_bytes
     for (;;) {
         ssize_t n = ::read(master.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // EIO: the last slave fd closed
+        if (n <= 0) {
+            // EIO: no slave is open now. Over for good once init is gone;
+            // otherwise the VPS hung its console up and will reopen it.
+            pollfd p{init_pidfd.get(), POLLIN, 0};
+            if (!init_pidfd || ::poll(&p, 1, 100) != 0) return;
+            continue;
+        }
         if (!log) continue;
         if (written + static_cast<size_t>(n) > max_bytes) {
             (void)!::ftruncate(log->get(), 0);

@@ -19,9 +19,11 @@ struct ConsolePty {
 
 vps::Result<ConsolePty> open_console();
 
-// Copy master -> log until every slave is closed (the VPS stopped). When
-// the log grows past max_bytes it is started afresh, keeping the newest.
+// Copy master -> log until init (behind init_pidfd) has exited and every
+// slave is closed. A hang-up of the console inside (getty's vhangup, systemd
+// taking the console) is waited out, not taken for the end. When the log
+// grows past max_bytes it is started afresh, keeping the newest.
 inline constexpr size_t kConsoleLogBytes = 1u << 20;
-void drain_console(vps::Fd master, const std::string& log_path, size_t max_bytes);
+void drain_console(vps::Fd master, vps::Fd init_pidfd, const std::string& log_path, size_t max_bytes);
 
 }  // namespace vzd

@@ -174,7 +174,10 @@ Result<void> Daemon::start_locked(Vps& v) {
         v.cfg = std::move(cfg);
     }
     log("VPS " + std::to_string(id) + " started, init pid " + std::to_string(state.init_pid));
-    std::thread(drain_console, std::move(console->master), layout_.console_log(id), kConsoleLogBytes).detach();
+    vps::Fd init_alive(::fcntl(watch_fd->get(), F_DUPFD_CLOEXEC, 3));
+    std::thread(drain_console, std::move(console->master), std::move(init_alive), layout_.console_log(id),
+                kConsoleLogBytes)
+        .detach();
     std::thread(&Daemon::watch, this, entry(id), std::move(*watch_fd)).detach();
     return vps::ok();
 }

@@ -22,6 +22,7 @@
 #   VZ_GUEST=1           we are inside the qemu guest (pure cgroup v2)
 #   VZ_GUEST_STORAGE     directory for storage roots (default $TMPDIR or /tmp)
 #   VZT_KEEP=1           keep the storage root (for debugging)
+#   VZT_HOST_NET=1       (set by a test) run in the machine's network namespace
 
 # --- isolation -----------------------------------------------------------------
 if [ "${VZT_NO_ISOLATE:-0}" != 1 ] && [ "${VZT_ISOLATED:-0}" != 1 ]; then
@@ -32,11 +33,15 @@ if [ "${VZT_NO_ISOLATE:-0}" != 1 ] && [ "${VZT_ISOLATED:-0}" != 1 ]; then
         # vzd makes stay in it and vanish with it.
         # --kill-child: if this process dies, the test's PID 1 and with it
         # every process of the namespace dies too.
-        exec unshare --mount --propagation private --pid --net --fork --mount-proc \
+        # A test that fetches packages sets VZT_HOST_NET=1 before sourcing
+        # this file and keeps the machine's network (it makes no interfaces).
+        net=--net
+        [ "${VZT_HOST_NET:-0}" = 1 ] && net=
+        exec unshare --mount --propagation private --pid $net --fork --mount-proc \
             --kill-child "$BASH" "$0" "$@"
     fi
 fi
-if [ "${VZT_ISOLATED:-0}" = 1 ] && [ "${VZT_NO_ISOLATE:-0}" != 1 ]; then
+if [ "${VZT_ISOLATED:-0}" = 1 ] && [ "${VZT_NO_ISOLATE:-0}" != 1 ] && [ "${VZT_HOST_NET:-0}" != 1 ]; then
     # A new network namespace starts with lo down.
     ip link set lo up 2>/dev/null || echo "--- lib.sh: cannot bring up lo in the test's network namespace" >&2
 fi
