@@ -75,6 +75,11 @@ else
     assert_ok vzctl template build debian-12 --variant standard
     assert_contains "$(cat "$CACHE/debian-12-standard.yaml")" '"openssh-server ' "debian-12-standard.yaml package list"
 fi
-cp "$CACHE"/debian-12.* "$CACHE"/debian-12-standard.* "$SHARED/" || fail "cannot copy the templates to $SHARED"
+# Each file replaced by a rename: a guest reading the shared copy never sees
+# half a tarball.
+for f in "$CACHE"/debian-12.* "$CACHE"/debian-12-standard.*; do
+    cp "$f" "$SHARED/.${f##*/}.tmp" && mv -f "$SHARED/.${f##*/}.tmp" "$SHARED/${f##*/}" ||
+        fail "cannot copy $f to $SHARED"
+done
 
 vzt_exit
