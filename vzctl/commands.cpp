@@ -56,6 +56,8 @@ int cmd_create(const Options& o) {
     if (!o.sample.empty()) req.args["config"] = o.sample;
     if (!o.userns.empty()) req.args["userns"] = o.userns;
     if (!o.capability.empty()) req.args["capability"] = o.capability;
+    if (!o.onboot.empty()) req.args["onboot"] = o.onboot;
+    if (!o.bootorder.empty()) req.args["bootorder"] = o.bootorder;
     auto r = call(o, req);
     if (!r) return fail(r.error());
     print_warnings(*r);
@@ -108,7 +110,8 @@ Result<Json> userpasswd_json(const Options& o) {
 }
 
 int cmd_set(const Options& o) {
-    if (o.params.empty() && o.hostname.empty() && o.net.empty() && o.capability.empty() && o.userpasswd.empty()) {
+    if (o.params.empty() && o.hostname.empty() && o.net.empty() && o.capability.empty() && o.userpasswd.empty() &&
+        o.onboot.empty() && o.bootorder.empty()) {
         std::fprintf(stderr, "vzctl: set: no parameter given\n");
         return 20;
     }
@@ -116,6 +119,8 @@ int cmd_set(const Options& o) {
                 Json{{"params", params_json(o)}, {"net", net_json(o)}, {"save", o.save}}};
     if (!o.hostname.empty()) req.args["hostname"] = o.hostname;
     if (!o.capability.empty()) req.args["capability"] = o.capability;
+    if (!o.onboot.empty()) req.args["onboot"] = o.onboot;
+    if (!o.bootorder.empty()) req.args["bootorder"] = o.bootorder;
     if (!o.userpasswd.empty()) {
         auto users = userpasswd_json(o);
         if (!users) return fail(users.error());

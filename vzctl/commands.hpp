@@ -23,6 +23,8 @@ struct Options {
     // Network changes, as OpenVZ's vzctl set spelled them; each repeatable.
     std::map<std::string, std::vector<std::string>> net;
     std::vector<std::string> capability;  // --capability NAME:on|off
+    std::string onboot;                   // --onboot yes|no
+    std::string bootorder;                // --bootorder N
     std::vector<std::string> argv;
     std::string columns;
     bool quiet = false;

@@ -61,6 +61,11 @@ void add_net_options(CLI::App* cmd, std::map<std::string, std::vector<std::strin
     }
 }
 
+void add_boot_options(CLI::App* cmd, vzctl::Options& o) {
+    cmd->add_option("--onboot", o.onboot, "yes|no: start the VPS when vzd first starts after a host boot");
+    cmd->add_option("--bootorder", o.bootorder, "N: onboot VPSes with a higher number start first (default 0)");
+}
+
 void add_capability_option(CLI::App* cmd, std::vector<std::string>& caps) {
     cmd->add_option("--capability", caps,
                     "NAME:on|off (as capabilities(7), e.g. sys_admin:on); applied at the next start")
@@ -119,6 +124,7 @@ int main(int argc, char** argv) {
     add_param_options(create, o.params);
     add_net_options(create, o.net, true);
     add_capability_option(create, o.capability);
+    add_boot_options(create, o);
 
     for (const char* name : {"start", "restart", "destroy", "enter"}) {
         auto* c = app.add_subcommand(name, std::string(name) + " a VPS");
@@ -152,6 +158,7 @@ int main(int argc, char** argv) {
     add_param_options(set, o.params);
     add_net_options(set, o.net, false);
     add_capability_option(set, o.capability);
+    add_boot_options(set, o);
     set->add_option("--userpasswd", o.userpasswd,
                     "USER:PASSWORD: create USER inside the VPS or set its password; USER alone reads the "
                     "password from stdin (kept out of the process list); never saved in the config")

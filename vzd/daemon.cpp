@@ -138,6 +138,10 @@ Result<void> Daemon::run() {
     if (sfd < 0) return Error::sys("signalfd");
     vps::Fd sig(sfd);
     log("listening on " + cfg_.socket + " for " + layout_.root());
+    // Ready once the socket answers; onboot VPSes start behind that, so a
+    // slow one never holds up `systemctl start vzd` or other requests.
+    sd_notify("READY=1\nSTATUS=serving " + layout_.root());
+    std::thread([this] { start_onboot(); }).detach();
     for (;;) {
         pollfd pfd[2] = {{listen_.get(), POLLIN, 0}, {sig.get(), POLLIN, 0}};
         if (::poll(pfd, 2, -1) < 0) {
@@ -145,6 +149,7 @@ Result<void> Daemon::run() {
             return Error::sys("poll");
         }
         if (pfd[1].revents & POLLIN) {
+            sd_notify("STOPPING=1");
             log("exiting on signal; running VPSes keep running");
             ::unlink(cfg_.socket.c_str());
             return vps::ok();

@@ -89,6 +89,9 @@ private:
     void unreserve_id_range(uint32_t base);
     std::string choose_id_mapping(const vps::config::VpsConfig& cfg) const;
     void adapt_to_init(vps::plan::Plan& plan) const;
+    // boot.cpp: onboot VPSes, once per host boot.
+    std::vector<uint32_t> onboot_order() const;
+    void start_onboot();
     Result<nlohmann::json> set_passwords(const vps::config::VpsConfig& cfg, const nlohmann::json& args) const;
     Result<std::map<std::string, std::string>> load_sample(const std::string& name) const;
     vps::plan::HostFacts facts() const;
@@ -182,6 +185,10 @@ private:
 };
 
 void log(const std::string& msg);
+
+// Tell the service manager (systemd's NOTIFY_SOCKET, when set) our state:
+// "READY=1", "STATUS=...", "STOPPING=1". Without one, nothing happens.
+void sd_notify(const std::string& state);
 
 // A request argument that is a string; absent or another type = "".
 std::string str_arg(const nlohmann::json& args, const char* key);

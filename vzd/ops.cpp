@@ -25,6 +25,22 @@ namespace {
 
 std::string id_str(uint32_t id) { return std::to_string(id); }
 
+// --onboot yes|no and --bootorder N (OpenVZ's ONBOOT and BOOTORDER).
+Result<void> apply_boot_args(vps::config::VpsConfig& cfg, const json& args) {
+    if (const std::string onboot = str_arg(args, "onboot"); !onboot.empty()) {
+        if (onboot != "yes" && onboot != "no")
+            return Error::make(Errc::bad_value, "invalid --onboot '" + onboot + "': expected yes or no");
+        cfg.onboot = onboot == "yes";
+    }
+    if (const std::string order = str_arg(args, "bootorder"); !order.empty()) {
+        const bool digits = order.size() <= 9 && order.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits)
+            return Error::make(Errc::bad_value, "invalid --bootorder '" + order + "': expected a number 0..999999999");
+        cfg.bootorder = static_cast<uint32_t>(std::stoul(order));
+    }
+    return vps::ok();
+}
+
 // --capability NAME:on|off, each replacing an earlier entry for NAME.
 Result<void> apply_capability_args(vps::config::VpsConfig& cfg, const json& args) {
     auto list = strings_arg(args, "capability", "");
@@ -242,6 +258,7 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
     if (auto r = apply_net_args(cfg, req.args); !r) return std::move(r).error();
     if (auto r = apply_capability_args(cfg, req.args); !r) return std::move(r).error();
+    if (auto r = apply_boot_args(cfg, req.args); !r) return std::move(r).error();
     auto userns = userns_arg(req.args, cfg_.userns);
     if (!userns) return std::move(userns).error();
     auto plan = plan_for(cfg);
@@ -416,6 +433,7 @@ Result<bool> Daemon::edit_config(vps::config::VpsConfig& cfg, const json& args) 
     if (!p) return std::move(p).error();
     if (auto r = merge_params(cfg, *p, host_cpus_); !r) return std::move(r).error();
     if (auto r = apply_capability_args(cfg, args); !r) return std::move(r).error();
+    if (auto r = apply_boot_args(cfg, args); !r) return std::move(r).error();
     auto net_changed = apply_net_args(cfg, args);
     if (!net_changed) return net_changed;
     if (const std::string hostname = str_arg(args, "hostname"); !hostname.empty()) cfg.hostname = hostname;

@@ -265,3 +265,17 @@ TEST_CASE("load_vps ties the config to its file name") {
               "/105.yaml: line 2: unknown key 'bogus' "
               "(neither a setting such as hostname nor a known parameter)");
 }
+
+TEST_CASE("onboot and bootorder round-trip; a bad bootorder names the key") {
+    auto cfg = parse_vps("ctid: 101\nonboot: true\nbootorder: 7\n", kOrigin);
+    REQUIRE(cfg);
+    CHECK(cfg->onboot);
+    CHECK(cfg->bootorder == 7u);
+    auto again = parse_vps(dump_vps(*cfg), kOrigin);
+    REQUIRE(again);
+    CHECK(again->bootorder == 7u);
+    CHECK(dump_vps(VpsConfig{}).find("bootorder") == std::string::npos);  // 0 is not written
+    auto bad = parse_vps("ctid: 101\nbootorder: -1\n", kOrigin);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message().find("bootorder: '-1'") != std::string::npos);
+}

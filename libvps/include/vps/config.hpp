@@ -71,6 +71,8 @@ struct VpsConfig {
     std::string hostname;
     std::string description;
     bool onboot = false;
+    // OpenVZ's BOOTORDER: onboot VPSes with a higher value start first.
+    uint32_t bootorder = 0;
     // Unprivileged VPS: ids 0..65535 inside are id_base.. on the host (its
     // files are owned by those ids). 0 = privileged: root inside is root.
     uint32_t id_base = 0;

@@ -314,6 +314,14 @@ std::vector<std::string>* vps_list_field(VpsConfig& cfg, const std::string& key)
 
 Result<void> set_vps(VpsConfig& cfg, const Entry& e, std::string_view origin) {
     if (e.key == "onboot") return set_onboot(cfg, e, origin);
+    if (e.key == "bootorder") {
+        auto text = scalar(e, origin, false);
+        if (!text) return std::move(text).error();
+        auto v = parse_int(e, *text, origin, 0, 999999999);
+        if (!v) return std::move(v).error();
+        cfg.bootorder = static_cast<uint32_t>(*v);
+        return ok();
+    }
     if (e.key == "id_base") {
         auto v = parse_id(e, origin);
         if (!v) return std::move(v).error();
@@ -443,6 +451,7 @@ std::string dump_vps(const VpsConfig& cfg) {
     emit_text(out, "hostname", cfg.hostname);
     emit_text(out, "description", cfg.description);
     out << YAML::Key << "onboot" << YAML::Value << cfg.onboot;
+    if (cfg.bootorder != 0) out << YAML::Key << "bootorder" << YAML::Value << cfg.bootorder;
     if (cfg.id_base != 0) out << YAML::Key << "id_base" << YAML::Value << cfg.id_base;
     emit_text(out, "id_mapping", cfg.id_mapping);
     emit_list(out, "capability", cfg.capability);
