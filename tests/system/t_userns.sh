@@ -9,6 +9,11 @@
 # Runs natively and in the qemu guest.
 . "$(dirname "$0")/lib.sh"
 
+# systemd makes / a shared mount: vzd's copies of VPS roots must not stay in
+# its peer group, or a VPS's mounts would appear on the host (teardown
+# checks for mounts left beneath the storage root). This mount namespace is
+# the test's own (lib.sh), so the change goes nowhere else.
+mount --make-rshared / || fail "cannot make / shared in the test's mount namespace"
 start_vzd
 R=$VZT_ROOT
 

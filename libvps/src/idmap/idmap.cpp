@@ -1,6 +1,7 @@
 #include "vps/idmap.hpp"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -77,6 +78,9 @@ Result<Fd> mapped_tree(const std::string& dir, FdRef userns) {
     struct mount_attr attr {};
     attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NODEV;
     attr.userns_fd = static_cast<uint64_t>(userns.get());
+    // A clone of a shared mount (systemd makes / shared) joins its peer
+    // group: mounts the VPS made on the copy would appear on the host.
+    attr.propagation = MS_PRIVATE;
     if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
         return Error::sys("idmap mount of", dir);
     return tree;

@@ -119,6 +119,8 @@ std::vector<Step> plan_steps(const plan::Plan& plan, const HostMounts& host) {
         Step tree{StepKind::move_mount, plan.private_dir + " (idmapped)", root, {}, 0, {}, 0};
         tree.fd = host.root_tree;
         steps.push_back(std::move(tree));
+        // The tree came from the host's namespace: keep nothing of it shared.
+        steps.push_back(mount_step({}, root, {}, MS_REC | MS_PRIVATE));
     } else {
         steps.push_back(mount_step(plan.private_dir, root, {}, MS_BIND | MS_REC));
     }
