@@ -5,7 +5,9 @@
 # onboot VPS comes up with the service; `systemctl restart` and a SIGKILL
 # of vzd (Restart=on-failure brings it back) leave the VPS running and
 # listed; `systemctl stop` stops vzd, not the VPSes (KillMode=process).
-# Runs only in the guest booted with systemd as PID 1 (tests/guest/run --systemd).
+# Runs only in the guest booted with systemd as PID 1 (tests/guest/run --systemd);
+# not yet part of tests/run-all: with a VPS running, `systemctl restart`
+# fails to place the new vzd in the unit's cgroup (see issue notes).
 VZT_NO_ISOLATE=1 # systemctl and the vzd it starts live in the machine's namespaces
 . "$(dirname "$0")/lib.sh"
 
