@@ -353,6 +353,24 @@ void Daemon::adapt_to_init(vps::plan::Plan& plan) const {
     if (path.substr(path.rfind('/') + 1) == "systemd") plan.stop_signal = SIGRTMIN + 4;
 }
 
+int wait_or_hangup(vps::PidFd& child, vps::FdRef conn, const std::function<void()>& on_hangup) {
+    for (;;) {
+        // Only a hang-up of the client matters here; bytes it sends after
+        // its request are not read (polling for them would spin).
+        pollfd p[2] = {{child.fd().get(), POLLIN, 0}, {conn.get(), POLLRDHUP, 0}};
+        if (::poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[0].revents) break;
+        if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) {
+            on_hangup();
+            break;
+        }
+    }
+    return child.wait();
+}
+
 Result<vps::plan::Plan> Daemon::plan_for(const vps::config::VpsConfig& cfg) const {
     auto plan = vps::plan::build(cfg, facts());
     if (!plan) return plan;

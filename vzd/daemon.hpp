@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -189,6 +190,10 @@ void log(const std::string& msg);
 // Tell the service manager (systemd's NOTIFY_SOCKET, when set) our state:
 // "READY=1", "STATUS=...", "STOPPING=1". Without one, nothing happens.
 void sd_notify(const std::string& state);
+
+// Wait for a child working for a client; when the client hangs up first,
+// on_hangup() stops the child. Returns the child's wait status.
+int wait_or_hangup(vps::PidFd& child, vps::FdRef conn, const std::function<void()>& on_hangup);
 
 // A request argument that is a string; absent or another type = "".
 std::string str_arg(const nlohmann::json& args, const char* key);

@@ -29,25 +29,10 @@ struct Snapshot {
     vps::runtime::Target target() { return {pid, pidfd.ref(), group.get(), &plan}; }
 };
 
-
 // Wait for the helper; if the client goes away first, kill the helper (and
 // with it the command, through its parent-death signal).
-int wait_or_hangup(vps::PidFd& helper, vps::FdRef conn) {
-    for (;;) {
-        // Only a hang-up of the client matters here; bytes it sends after
-        // its request are not read (polling for them would spin).
-        pollfd p[2] = {{helper.fd().get(), POLLIN, 0}, {conn.get(), POLLRDHUP, 0}};
-        if (::poll(p, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (p[0].revents) break;
-        if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) {
-            sys::pidfd_send_signal(helper.fd(), SIGKILL);
-            break;
-        }
-    }
-    return helper.wait();
+int wait_helper(vps::PidFd& helper, vps::FdRef conn) {
+    return wait_or_hangup(helper, conn, [&] { sys::pidfd_send_signal(helper.fd(), SIGKILL); });
 }
 
 }  // namespace
@@ -82,7 +67,7 @@ Result<json> Daemon::op_exec(uint32_t ctid, const json& args, std::vector<vps::F
     // Our copies of the client's stdio must go, or a reader of the
     // command's output would never see EOF.
     fds.clear();
-    int status = wait_or_hangup(*helper, conn);
+    int status = wait_helper(*helper, conn);
     return json{{"exit_status", vps::runtime::exit_status_of(status)}};
 }
 
@@ -98,7 +83,7 @@ Result<json> Daemon::op_enter(uint32_t ctid, const json& args, vps::FdRef conn) 
     if (auto r = vps::proto::send_frame(conn, vps::proto::to_text(vps::proto::encode(resp)), {entered->master.get()}); !r)
         return std::move(r).error();
     entered->master.reset();
-    int status = wait_or_hangup(entered->helper, conn);
+    int status = wait_helper(entered->helper, conn);
     return json{{"exit_status", vps::runtime::exit_status_of(status)}};
 }
 

@@ -67,23 +67,6 @@ Result<vps::PidFd> spawn_builder(const std::vector<std::string>& argv, vps::FdRe
     return vps::PidFd(pid, std::move(fd));
 }
 
-// Wait for the builder; a client that hangs up (Ctrl-C) stops the build:
-// SIGTERM to its whole session lets mmdebstrap clean up after itself.
-int wait_builder(vps::PidFd& builder, vps::FdRef conn) {
-    for (;;) {
-        pollfd p[2] = {{builder.fd().get(), POLLIN, 0}, {conn.get(), POLLRDHUP, 0}};
-        if (::poll(p, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (p[0].revents) break;
-        if (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) {
-            ::kill(-builder.pid(), SIGTERM);
-            break;
-        }
-    }
-    return builder.wait();
-}
 
 std::string cache_name(const vps::templates::BuildSpec& spec) {
     return spec.variant == "minimal" ? spec.name : spec.name + "-" + spec.variant;
@@ -144,7 +127,9 @@ Result<json> Daemon::op_template_build(const json& args, std::vector<vps::Fd>& f
     auto builder = spawn_builder(vps::templates::mmdebstrap_argv(*spec, sources_file, tarball, packages_file), progress);
     if (!builder) return std::move(builder).error();
     fds.clear();  // the builder holds the caller's stderr now
-    const int status = wait_builder(*builder, conn);
+    // A client that hangs up (Ctrl-C) stops the build: SIGTERM to its whole
+    // session lets mmdebstrap clean up after itself.
+    const int status = wait_or_hangup(*builder, conn, [&] { ::kill(-builder->pid(), SIGTERM); });
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return Error::make(Errc::system, "mmdebstrap failed building template " + name + " (" +
                                              (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
