@@ -149,13 +149,7 @@ Result<void> V2Group::add_process_near(pid_t pid, pid_t init) {
     // hierarchy's root (vzd is not in a cgroup namespace).
     auto text = vps::sys::read_file("/proc/" + std::to_string(init) + "/cgroup", 1 << 16);
     if (!text) return std::move(text).error();
-    std::string rel;
-    for (std::string_view rest = *text; !rest.empty();) {
-        auto nl = rest.find('\n');
-        std::string_view line = rest.substr(0, nl);
-        if (line.starts_with("0::")) rel = std::string(line.substr(3));
-        rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-    }
+    const std::string rel = v2_own_path(parse_proc_cgroup(*text)).value_or("");
     // The group's path ends with its path in the hierarchy (the part of rel
     // before init's own child groups), whatever the mount point.
     const std::string& own = dir_.path();
