@@ -336,14 +336,13 @@ Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid, vps::config::VpsConfig*
                                                  std::to_string(cfg->ctid) + " does not match the file name");
     auto plan = plan_for(*cfg);
     if (!plan) return std::move(plan).error().with_context(layout_.conf(ctid));
-    adapt_to_init(*plan);
     if (cfg_out) *cfg_out = std::move(*cfg);
     return plan;
 }
 
 // systemd powers off on SIGRTMIN+4 in a container (systemd(1), SIGNALS);
-// what /sbin/init is, is the template's business, so it is looked up in
-// the VPS's own files at each start.
+// what /sbin/init is, is the template's business, so every plan looks it up
+// in the VPS's own files (none yet at create: the default stays).
 void Daemon::adapt_to_init(vps::plan::Plan& plan) const {
     auto root = vps::guestfs::open_root(plan.private_dir);
     if (!root) return;
@@ -375,6 +374,7 @@ Result<vps::plan::Plan> Daemon::plan_for(const vps::config::VpsConfig& cfg) cons
     auto plan = vps::plan::build(cfg, facts());
     if (!plan) return plan;
     resolve_bridges(*plan);
+    adapt_to_init(*plan);
     return plan;
 }
 

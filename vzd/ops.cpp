@@ -488,8 +488,6 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args_in) {
                 return std::move(r).error();
         }
         if (running) {
-            // What start learnt from the VPS's files (its init) stays.
-            plan->stop_signal = v->plan.stop_signal;
             if (auto r = apply_live(*v, *plan, hostname, *net_changed); !r)
                 return std::move(r).error().with_context("set " + id_str(ctid));
             v->plan = *plan;
