@@ -174,6 +174,17 @@ cp "$VZT_TMP/104.yaml" "$R/conf/104.yaml"
 start_vps 104
 assert_ok vzctl stop 104
 
+# --- --userpasswd: a bad user name or an empty password changes no file ----------------------------
+passwd_before=$(cat "$R/private/104/etc/passwd" "$R/private/104/etc/shadow" 2>/dev/null)
+expect 21 "user name 'Bad User'" vzctl set 104 --userpasswd 'Bad User:s3cret'
+assert_not_contains "$ERR" "s3cret" "the error of a refused --userpasswd"
+expect 21 'password' vzctl set 104 --userpasswd 'alice:'
+run sh -c "printf '\n' | '$VZCTL_BIN' --socket '$VZT_SOCK' set 104 --userpasswd alice"
+assert_eq 20 "$RC" "set --userpasswd alice with an empty line on stdin"
+assert_error 'no password on stdin'
+assert_eq "$passwd_before" "$(cat "$R/private/104/etc/passwd" "$R/private/104/etc/shadow" 2>/dev/null)" \
+    "/etc/passwd and /etc/shadow of 104 after refused --userpasswd"
+
 # --- name conflict: 44 -----------------------------------------------------------------------------
 create_vps 107 --name n1
 expect 44 'n1' vzctl create 108 --ostemplate busybox --name n1

@@ -199,3 +199,15 @@ TEST_CASE("bridged interfaces keep their MAC and address filters through the con
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message().find("netif eth0: ip_filter") != std::string::npos);
 }
+
+TEST_CASE("idmapped_mounts and a netif's mac_filter must be true or false") {
+    auto g = config::parse_global("idmapped_mounts: sometimes\n", "vz.yaml");
+    REQUIRE_FALSE(g);
+    CHECK(g.error().message().find("idmapped_mounts: 'sometimes' is not true or false") != std::string::npos);
+    auto ok = config::parse_global("idmapped_mounts: false\n", "vz.yaml");
+    REQUIRE(ok);
+    CHECK_FALSE(ok->idmapped_mounts);
+    auto n = config::parse_vps("ctid: 101\nnetif:\n  - ifname: eth0\n    mac_filter: maybe\n", "101.yaml");
+    REQUIRE_FALSE(n);
+    CHECK(n.error().message().find("mac_filter: 'maybe' is not true or false") != std::string::npos);
+}
