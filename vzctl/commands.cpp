@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,6 +9,8 @@
 
 #include "client.hpp"
 #include "terminal.hpp"
+#include "vps/console.hpp"
+#include "vps/sys.hpp"
 
 namespace vzctl {
 
@@ -88,6 +91,15 @@ int cmd_status(const Options& o) {
                 r->value("exist", false) ? "exist" : "deleted",
                 r->value("mounted", false) ? "mounted" : "unmounted",
                 r->value("running", false) ? "running" : "down");
+    // Then, for a VPS down because its last start failed, why: as the
+    // start said it, with the last lines of that start's console.
+    if (auto why = r->find("start_error"); why != r->end() && why->is_string()) {
+        std::vector<std::string> lines;
+        for (const auto& l : r->value("console_tail", Json::array()))
+            if (l.is_string()) lines.push_back(l.get<std::string>());
+        Error e = Error::make(Errc::system, "last start failed: " + why->get<std::string>());
+        std::printf("%s\n", vps::console::with_tail(std::move(e), lines).message().c_str());
+    }
     return 0;
 }
 
@@ -174,6 +186,34 @@ int cmd_enter(const Options& o) {
     return 0;
 }
 
+// vzd closes a console when the VPS stops, and when vzd itself goes away:
+// ask which it was.
+int console_closed(const Options& o) {
+    auto r = call(o, Request{Op::status, o.target, Json::object()});
+    if (!r) {
+        Error e = r.error();
+        return fail(e.add_context("the console of VPS " + o.target + " closed; asking vzd why"));
+    }
+    if (r->value("running", false))
+        return fail(Error::make(Errc::system, "vzd closed the console of VPS " + o.target + ", which still runs"));
+    if (!o.quiet) std::fprintf(stderr, "\nVPS %s stopped\n", o.target.c_str());
+    return 0;
+}
+
+// vzd copies the VPS's console to one end of a socket pair we make, and
+// types into the console what we write to our end.
+int cmd_console(const Options& o) {
+    auto pair = vps::sys::socketpair(SOCK_STREAM);
+    if (!pair) return fail(pair.error());
+    auto r = call(o, Request{Op::console, o.target, Json::object()}, {pair->second.get()});
+    if (!r) return fail(r.error());
+    pair->second.reset();  // vzd's copy alone: its closing is our end of file
+    if (!o.quiet) std::fprintf(stderr, "Attached to VPS %s (type Esc . to detach)\n", o.target.c_str());
+    if (relay_console(pair->first.ref()) == ConsoleEnd::closed) return console_closed(o);
+    if (!o.quiet) std::fprintf(stderr, "\nDetached from VPS %s\n", o.target.c_str());
+    return 0;
+}
+
 }  // namespace
 
 int cmd_template(const Options& o);  // template.cpp
@@ -193,6 +233,7 @@ int run(const Options& o) {
     if (c == "set") return cmd_set(o);
     if (c == "exec") return cmd_exec(o);
     if (c == "enter") return cmd_enter(o);
+    if (c == "console") return cmd_console(o);
     if (c == "template") return cmd_template(o);
     std::fprintf(stderr, "vzctl: unknown command '%s'\n", c.c_str());
     return 20;

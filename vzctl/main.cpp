@@ -126,12 +126,13 @@ int main(int argc, char** argv) {
     add_capability_option(create, o.capability);
     add_boot_options(create, o);
 
-    for (const char* name : {"start", "restart", "destroy", "enter"}) {
+    for (const char* name : {"start", "restart", "destroy", "enter", "console"}) {
         auto* c = app.add_subcommand(name, std::string(name) + " a VPS");
         c->add_option("ctid", o.target, "CTID or name")->required();
     }
     app.get_subcommand("destroy")->alias("delete");
     app.get_subcommand("enter")->description("open an interactive shell inside a running VPS");
+    app.get_subcommand("console")->description("attach to the console of a running VPS (Esc . detaches)");
 
     auto* stop = app.add_subcommand("stop", "stop a VPS (ask its init, then kill after a timeout)");
     stop->add_option("ctid", o.target, "CTID or name")->required();

@@ -1,9 +1,13 @@
-// What vzd does once per host boot, and how it tells systemd it is ready.
+// What vzd does once per host boot and at host shutdown, and how it tells
+// systemd it is ready.
 //
 // The VPSes marked onboot start when vzd first starts after a boot: a
 // marker in runtime_dir (a tmpfs, /run/vzd, that the boot empties) says
 // the boot's start-up is done, so a vzd restart or crash later never starts
-// a VPS its admin has stopped since.
+// a VPS its admin has stopped since. At shutdown (vz.service runs
+// `vzd --stop-all`) every running VPS is stopped through its own init and
+// the ones that ran are noted; the next boot starts them again unless
+// their onboot says no (OpenVZ's rule for an unset ONBOOT).
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -11,6 +15,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <set>
+#include <thread>
 
 #include "daemon.hpp"
 #include "vps/sys.hpp"
@@ -19,6 +25,24 @@ namespace vzd {
 namespace {
 
 namespace sys = vps::sys;
+using nlohmann::json;
+
+std::set<uint32_t> read_ctid_list(const std::string& path) {
+    std::set<uint32_t> out;
+    auto text = sys::read_file(path, 1 << 20);
+    if (!text) return out;
+    for (const auto& line : sys::split(*text, '\n'))
+        if (auto id = vps::plan::parse_ctid(sys::trim(line)); id) out.insert(*id);
+    return out;
+}
+
+void print_summary(const json& result) {
+    for (const auto& id : result.value("stopped", json::array()))
+        std::printf("VPS %s stopped\n", id.dump().c_str());
+    for (const auto& f : result.value("failed", json::array()))
+        std::fprintf(stderr, "VPS %s did not stop: %s\n", f.value("ctid", json()).dump().c_str(),
+                     f.value("error", std::string()).c_str());
+}
 
 }  // namespace
 
@@ -41,9 +65,11 @@ std::vector<uint32_t> Daemon::onboot_order() const {
     std::vector<std::pair<uint32_t, uint32_t>> marked;  // (bootorder, ctid)
     auto ctids = layout_.list_ctids();
     if (!ctids) return {};
+    const auto ran = read_ctid_list(layout_.running_at_shutdown());
     for (uint32_t id : *ctids) {
         auto cfg = vps::config::load_vps(layout_.conf(id));
-        if (cfg && cfg->onboot) marked.emplace_back(cfg->bootorder, id);
+        if (!cfg) continue;
+        if (cfg->onboot.value_or(ran.count(id) != 0)) marked.emplace_back(cfg->bootorder, id);
     }
     // Higher bootorder first (OpenVZ's rule), then by CTID.
     std::sort(marked.begin(), marked.end(), [](const auto& a, const auto& b) {
@@ -69,6 +95,73 @@ void Daemon::start_onboot() {
     if (!order.empty()) log("boot: " + std::to_string(started) + " of " + std::to_string(order.size()) + " onboot VPSes started");
     if (auto r = sys::write_file_atomic(marker, "", 0600); !r)
         log("warning: " + r.error().message() + ": onboot VPSes will be started again at the next vzd start");
+    ::unlink(layout_.running_at_shutdown().c_str());
+}
+
+Result<json> Daemon::op_stop_all() {
+    auto ctids = layout_.list_ctids();
+    if (!ctids) return std::move(ctids).error();
+    std::vector<uint32_t> running;
+    for (uint32_t id : *ctids)
+        if (is_running(*entry(id))) running.push_back(id);
+    // Noted before stopping: a shutdown that cuts this short still brings
+    // them back.
+    std::string list;
+    for (uint32_t id : running) list += std::to_string(id) + "\n";
+    if (auto r = sys::write_file_atomic(layout_.running_at_shutdown(), list, 0600); !r)
+        log("warning: " + r.error().message() + ": the next boot starts only VPSes with onboot yes");
+    log("shutdown: stopping " + std::to_string(running.size()) + " running VPSes");
+    // All at once: each waits for its own init (up to stop_timeout), and a
+    // host with many VPSes must not take their sum to power off.
+    std::vector<Result<json>> results(running.size(), json());
+    std::vector<std::thread> stoppers;
+    for (size_t i = 0; i < running.size(); ++i)
+        stoppers.emplace_back([this, &results, &running, i] { results[i] = op_stop(running[i], false); });
+    for (auto& t : stoppers) t.join();
+    json out{{"stopped", json::array()}, {"failed", json::array()}};
+    for (size_t i = 0; i < running.size(); ++i) {
+        if (results[i]) {
+            out["stopped"].push_back(running[i]);
+            continue;
+        }
+        log("shutdown: VPS " + std::to_string(running[i]) + " did not stop: " + results[i].error().message());
+        out["failed"].push_back(json{{"ctid", running[i]}, {"error", results[i].error().message()}});
+    }
+    return out;
+}
+
+int run_stop_all(const Options& opts) {
+    // A serving vzd does it; with none (stopped by its admin, or dead), this
+    // process takes the root over for the job.
+    auto cfg = vps::config::load_global(opts.root + "/vz.yaml");
+    if (!cfg) {
+        std::fprintf(stderr, "vzd: %s\n", cfg.error().message().c_str());
+        return vps::exit_code(cfg.error().code());
+    }
+    const std::string socket = opts.socket.empty() ? cfg->socket : opts.socket;
+    Result<json> result = json();
+    if (auto conn = sys::unix_connect(socket); conn) {
+        vps::proto::Request req{vps::proto::Op::stop_all, {}, json::object()};
+        auto sent = vps::proto::send_frame(conn->ref(), vps::proto::to_text(vps::proto::encode(req)));
+        auto frame = sent ? vps::proto::recv_frame(conn->ref()) : Result<vps::proto::Frame>(std::move(sent).error());
+        auto resp = frame ? vps::proto::parse_json(frame->payload) : Result<json>(std::move(frame).error());
+        auto decoded = resp ? vps::proto::decode_response(*resp) : Result<vps::proto::Response>(std::move(resp).error());
+        if (!decoded) result = std::move(decoded).error();
+        else if (!decoded->ok) result = decoded->error;
+        else result = decoded->result;
+    } else {
+        auto daemon = Daemon::create(opts);
+        if (!daemon) result = std::move(daemon).error();
+        // Never destroyed: its watcher threads may still be finishing as
+        // the process exits.
+        else result = daemon->release()->op_stop_all();
+    }
+    if (!result) {
+        std::fprintf(stderr, "vzd: stop all VPSes: %s\n", result.error().message().c_str());
+        return vps::exit_code(result.error().code());
+    }
+    print_summary(*result);
+    return result->value("failed", json::array()).empty() ? 0 : 1;
 }
 
 }  // namespace vzd

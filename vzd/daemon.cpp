@@ -21,10 +21,33 @@ namespace vzd {
 namespace proto = vps::proto;
 namespace sys = vps::sys;
 
-void log(const std::string& msg) {
+namespace {
+
+// Is stderr the journal? systemd says so in JOURNAL_STREAM ("dev:inode" of
+// the stream it connected); journald then reads a "<N>" prefix as the
+// line's syslog priority (sd-daemon(3)).
+bool stderr_is_journal() {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    if (!stream) return false;
+    struct stat st {};
+    if (::fstat(2, &st) < 0) return false;
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+    return dev == st.st_dev && ino == st.st_ino;
+}
+
+}  // namespace
+
+void log(LogLevel level, const std::string& msg) {
+    static const bool journal = stderr_is_journal();
     // One line per event; systemd adds the timestamp when it runs us.
+    if (journal) std::fprintf(stderr, "<%d>", static_cast<int>(level));
     std::fprintf(stderr, "vzd: %s\n", msg.c_str());
     std::fflush(stderr);
+}
+
+void log(const std::string& msg) {
+    log(msg.rfind("warning:", 0) == 0 ? LogLevel::warning : LogLevel::info, msg);
 }
 
 Result<OpLock> OpLock::take(Vps& v, const char* what) {
@@ -58,6 +81,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& opts) {
     if (!opts.socket.empty()) cfg->socket = opts.socket;
     vps::storage::Layout layout(opts.root, cfg->runtime_dir);
     std::unique_ptr<Daemon> d(new Daemon(std::move(*cfg), std::move(layout)));
+    d->serving_ = !opts.stop_all;
     if (auto r = d->init(); !r) return std::move(r).error();
     return d;
 }
@@ -106,6 +130,7 @@ Result<void> Daemon::init() {
     copts.mode = cgroup_mode(cfg_.cgroup_mode);
     copts.base = cfg_.cgroup_base;
     copts.daemon_leaf = "vzd";
+    copts.within = systemd_scope(cfg_.cgroup_base, layout_.root(), serving_);
     auto backend = cgroups::open_backend(copts);
     if (!backend) return std::move(backend).error().with_context("cgroups");
     cgroups_ = std::move(*backend);
@@ -122,6 +147,7 @@ Result<void> Daemon::init() {
         if (!cfg->name.empty()) names_[cfg->name] = id;
     }
     adopt_running();
+    if (!serving_) return vps::ok();
 
     auto fd = listen_on(cfg_.socket);
     if (!fd) return std::move(fd).error();
@@ -286,17 +312,23 @@ proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& 
         case Op::enter:
             out = with_ctid([&](uint32_t id) { return op_enter(id, req.args, conn); });
             break;
+        case Op::console:
+            out = with_ctid([&](uint32_t id) { return op_console(id, fds); });
+            break;
         case Op::template_build:
             out = op_template_build(req.args, fds, conn);
             break;
         case Op::template_list:
             out = op_template_list();
             break;
+        case Op::stop_all:
+            out = op_stop_all();
+            break;
     }
     if (!out) {
         Error e = std::move(out).error();
         if (req.op != Op::list && req.op != Op::status && req.op != Op::ubc && req.op != Op::template_list)
-            log(std::string(proto::op_name(req.op)) + " " + req.target + ": " + e.message());
+            log(LogLevel::error, std::string(proto::op_name(req.op)) + " " + req.target + ": " + e.message());
         return failure(std::move(e));
     }
     proto::Response r;

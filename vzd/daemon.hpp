@@ -34,6 +34,9 @@ using vps::Result;
 struct Options {
     std::string root = "/var/lib/vz";
     std::string socket;  // overrides vz.yaml when set
+    // vzd --stop-all: stop every running VPS of the root (host shutdown),
+    // through the serving vzd or, with none, by itself; then exit.
+    bool stop_all = false;
 };
 
 struct Peer {
@@ -42,6 +45,8 @@ struct Peer {
     gid_t gid = 0;
 };
 
+class ConsoleHub;  // console.hpp
+
 // A running VPS's init as vzd knows it.
 struct RunningInit {
     pid_t pid = 0;
@@ -49,6 +54,9 @@ struct RunningInit {
     uint64_t start_time = 0;
     int64_t started_at = 0;
     bool is_child = false;  // started by this vzd (we reap it) or adopted
+    // Its console's clients (`vzctl console`); none for an adopted VPS,
+    // whose console master went with the vzd that started it.
+    std::shared_ptr<ConsoleHub> console;
 };
 
 struct Vps {
@@ -69,10 +77,15 @@ public:
     static Result<std::unique_ptr<Daemon>> create(const Options& opts);
     // Serve until SIGTERM or SIGINT; running VPSes are left running.
     Result<void> run();
+    // Host shutdown (boot.cpp): stop every running VPS, all at once, and
+    // note which ran so that the next boot starts them again (those whose
+    // onboot is unset; onboot yes starts anyway, no never).
+    Result<nlohmann::json> op_stop_all();
 
 private:
     Daemon(vps::config::GlobalConfig cfg, vps::storage::Layout layout);
     Result<void> init();
+    bool serving_ = true;  // false for vzd --stop-all: no socket, no onboot, no new scope
     void adopt_running();
     void serve(vps::Fd conn);
     vps::proto::Response handle(const vps::proto::Request& req, std::vector<vps::Fd>& fds,
@@ -137,6 +150,8 @@ private:
     Result<nlohmann::json> op_exec(uint32_t ctid, const nlohmann::json& args,
                                    std::vector<vps::Fd>& fds, vps::FdRef conn);
     Result<nlohmann::json> op_enter(uint32_t ctid, const nlohmann::json& args, vps::FdRef conn);
+    // console.cpp: attach the client's end of a socket pair to the console.
+    Result<nlohmann::json> op_console(uint32_t ctid, std::vector<vps::Fd>& fds);
     // templates.cpp: OS templates built with mmdebstrap into the template cache.
     Result<nlohmann::json> op_template_build(const nlohmann::json& args, std::vector<vps::Fd>& fds, vps::FdRef conn);
     Result<nlohmann::json> op_template_list() const;
@@ -185,7 +200,21 @@ private:
     Vps* v_;
 };
 
+// syslog priorities, as journald reads them.
+enum class LogLevel { error = 3, warning = 4, notice = 5, info = 6 };
+void log(LogLevel level, const std::string& msg);
+// Info, or warning for a message that starts with "warning:".
 void log(const std::string& msg);
+
+// scope.cpp: under systemd, the cgroup (from the hierarchy's root) of the
+// delegated scope VPS groups live in, made with its keeper when missing
+// and may_create; "" when vzd is not a systemd service on cgroup v2 (VPS
+// groups then live beneath vzd's own cgroup).
+std::string systemd_scope(const std::string& cgroup_base, const std::string& root, bool may_create);
+// vzd --cgroup-keeper: hold the scope open; never returns on success.
+int run_cgroup_keeper();
+// vzd --stop-all (boot.cpp). Returns the exit status.
+int run_stop_all(const Options& opts);
 
 // Tell the service manager (systemd's NOTIFY_SOCKET, when set) our state:
 // "READY=1", "STATUS=...", "STOPPING=1". Without one, nothing happens.

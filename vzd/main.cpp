@@ -12,11 +12,22 @@ int main(int argc, char** argv) {
     app.add_option("--root", opts.root, "storage root holding vz.yaml, conf/, private/ ...")
         ->capture_default_str();
     app.add_option("--socket", opts.socket, "control socket (overrides vz.yaml's 'socket')");
+    app.add_flag("--stop-all", opts.stop_all,
+                 "stop every running VPS of the root and exit (host shutdown: vz.service); "
+                 "the next boot starts them again");
+    bool keeper = false;
+    // Internal: the process that holds vzd's systemd scope (see vzd(8)).
+    app.add_flag("--cgroup-keeper", keeper)->group("");
     app.set_version_flag("--version", "vzd 0.1.0");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 20;
+    }
+    if (keeper) return vzd::run_cgroup_keeper();
+    if (opts.stop_all) {
+        signal(SIGPIPE, SIG_IGN);
+        return vzd::run_stop_all(opts);
     }
     // Signals are taken through a signalfd; block them before any thread
     // exists so that every thread inherits the mask. A client that hangs up

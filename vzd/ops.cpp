@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "console.hpp"
 #include "daemon.hpp"
 #include "vps/idmap.hpp"
 #include "vps/guestfs.hpp"
@@ -369,6 +370,7 @@ Result<json> Daemon::op_destroy(uint32_t ctid) {
     if (auto r = sys::unlink(layout_.conf(ctid)); !r) return std::move(r).error();
     if (auto r = sys::remove_tree(doomed); !r) return std::move(r).error();
     ::rmdir(layout_.root_dir(ctid).c_str());
+    (void)sys::unlink(layout_.start_failure(ctid));
     if (cfg && !cfg->name.empty()) {
         std::lock_guard g(registry_m_);
         names_.erase(cfg->name);
@@ -392,11 +394,10 @@ Result<json> Daemon::op_status(const std::string& target) {
         running = is_running(*v);
         procs = running ? nproc(*v) : 0;
     }
-    return json{{"ctid", *id},
-                {"exist", exists},
-                {"mounted", running},
-                {"running", running},
-                {"numproc", procs}};
+    json out{{"ctid", *id}, {"exist", exists}, {"mounted", running}, {"running", running}, {"numproc", procs}};
+    // Why a stopped VPS is down, when its last start failed.
+    if (exists && !running) out.update(start_failure(layout_, *id));
+    return out;
 }
 
 Result<json> Daemon::op_list() {

@@ -49,6 +49,22 @@ void discard_group(cgroups::Group& g) {
     if (auto r = g.destroy(); !r) log("warning: " + r.error().message());
 }
 
+// The console of a VPS about to start. Its root owns it, as root owns
+// /dev/console on a machine (getty and systemd chown and reopen it): in a
+// user namespace that is the VPS's id range, group tty (5) inside.
+Result<ConsolePty> console_for(const vps::plan::Plan& plan) {
+    auto console = open_console();
+    if (!console || plan.uid_map.empty()) return console;
+    const uint32_t base = plan.uid_map.front().outside;
+    if (::fchown(console->slave.get(), base, base + 5) < 0 || ::fchmod(console->slave.get(), 0620) < 0)
+        return Error::sys("chown", console->slave_path + " (console of VPS " + std::to_string(plan.ctid) + ")");
+    return console;
+}
+
+std::string how_ended(bool exited, int code) {
+    return exited ? "exited with status " + std::to_string(code) : "killed by signal " + std::to_string(code);
+}
+
 }  // namespace
 
 // The root of an unprivileged VPS is a host id with no rights on the host:
@@ -92,6 +108,7 @@ Result<void> Daemon::start_locked(Vps& v) {
     auto plan = load_plan(id, &cfg);
     if (!plan) return std::move(plan).error();
     if (is_running(v)) return Error::make(Errc::running, "VPS " + std::to_string(id) + " is already running");
+    (void)sys::unlink(layout_.start_failure(id));  // what a failure of this start says replaces it
     if (!sys::is_dir(plan->private_dir))
         return Error::make(Errc::no_such_vps, "private area " + plan->private_dir + " does not exist");
     if (auto r = sys::mkdir_p(plan->root_dir); !r) return r;
@@ -123,20 +140,11 @@ Result<void> Daemon::start_locked(Vps& v) {
             return std::move(r).error().with_context("delegate the cgroup to the VPS's root");
         }
     }
-    auto console = open_console();
-    if (!console) {
+    auto console = console_for(*plan);
+    auto hub = ConsoleHub::create();
+    if (!console || !hub) {
         discard_group(**group);
-        return std::move(console).error().with_context("console");
-    }
-    // The VPS's root owns its console, as root owns /dev/console on a
-    // machine (getty and systemd chown and reopen it): in a user namespace
-    // that is the VPS's id range, group tty (5) inside.
-    if (!plan->uid_map.empty()) {
-        const uint32_t base = plan->uid_map.front().outside;
-        if (::fchown(console->slave.get(), base, base + 5) < 0 || ::fchmod(console->slave.get(), 0620) < 0) {
-            discard_group(**group);
-            return Error::sys("chown", console->slave_path + " (console of VPS " + std::to_string(id) + ")");
-        }
+        return (console ? std::move(hub).error() : std::move(console).error()).with_context("console");
     }
     (void)sys::write_file_atomic(layout_.console_log(id), "", 0600);  // a fresh log per start
     const vps::plan::Network& net = plan->net;
@@ -144,40 +152,46 @@ Result<void> Daemon::start_locked(Vps& v) {
     auto wire = [&net, &notes](pid_t pid) { return vps::net::setup(net, pid, &notes); };
     auto started = vps::runtime::start(*plan, **group, {console->slave.ref(), console->slave_path},
                                        lxcfs_mounts(), wire);
-    console->slave.reset();  // init holds the only slave: its exit ends the drain
+    console->slave.reset();  // init holds the only slave: its exit ends the console thread
     for (const auto& n : notes) log("VPS " + std::to_string(id) + ": " + n);
     if (!started) {
         discard_group(**group);
         clean_host_side(id, plan->net);
-        return std::move(started).error();
+        // What init wrote if it ran at all; nothing holds the console now.
+        serve_console(std::move(console->master), vps::Fd(), layout_.console_log(id), kConsoleLogBytes, *hub);
+        return start_failed(layout_, id, std::move(started).error());
     }
-    vps::storage::RunState state{id, started->init.pid(), started->start_time,
-                                 static_cast<int64_t>(::time(nullptr)), std::to_string(id)};
-    if (auto r = vps::storage::save_state(layout_.state(id), state); !r) {
+    // Without a pidfd of its own the console thread takes init for gone at
+    // the first hang-up; the start is abandoned then anyway.
+    auto init_alive = dup_fd(started->init.fd());
+    std::thread(serve_console, std::move(console->master), init_alive ? std::move(*init_alive) : vps::Fd(),
+                layout_.console_log(id), kConsoleLogBytes, *hub)
+        .detach();
+    // From here on a failure kills init; the console thread then ends with
+    // all init wrote in the log, which the error shows.
+    auto abandon = [&](Error e) -> Result<void> {
         started->init = vps::PidFd();  // kills and reaps init
         discard_group(**group);
-        return r;
-    }
-    auto watch_fd = dup_fd(started->init.fd());
-    if (!watch_fd) {
-        started->init = vps::PidFd();
-        discard_group(**group);
+        clean_host_side(id, plan->net);
         (void)sys::unlink(layout_.state(id));
-        return std::move(watch_fd).error();
-    }
+        (*hub)->wait_finished(std::chrono::seconds(5));
+        return start_failed(layout_, id, std::move(e));
+    };
+    if (!init_alive) return abandon(std::move(init_alive).error());
+    vps::storage::RunState state{id, started->init.pid(), started->start_time,
+                                 static_cast<int64_t>(::time(nullptr)), std::to_string(id)};
+    if (auto r = vps::storage::save_state(layout_.state(id), state); !r) return abandon(std::move(r).error());
+    auto watch_fd = dup_fd(started->init.fd());
+    if (!watch_fd) return abandon(std::move(watch_fd).error());
     {
         std::lock_guard g(v.m);
         pid_t pid = started->init.pid();
-        v.running = RunningInit{pid, started->init.release(), state.start_time, state.started_at, true};
+        v.running = RunningInit{pid, started->init.release(), state.start_time, state.started_at, true, *hub};
         v.group = std::move(*group);
         v.plan = std::move(*plan);
         v.cfg = std::move(cfg);
     }
     log("VPS " + std::to_string(id) + " started, init pid " + std::to_string(state.init_pid));
-    vps::Fd init_alive(::fcntl(watch_fd->get(), F_DUPFD_CLOEXEC, 3));
-    std::thread(drain_console, std::move(console->master), std::move(init_alive), layout_.console_log(id),
-                kConsoleLogBytes)
-        .detach();
     std::thread(&Daemon::watch, this, entry(id), std::move(*watch_fd)).detach();
     return vps::ok();
 }
@@ -196,8 +210,7 @@ void Daemon::on_init_exit(Vps& v) {
     if (v.running->is_child) {
         siginfo_t info{};
         if (::waitid(static_cast<idtype_t>(P_PIDFD), v.running->pidfd.get(), &info, WEXITED) == 0)
-            how = info.si_code == CLD_EXITED ? "exited with status " + std::to_string(info.si_status)
-                                             : "killed by signal " + std::to_string(info.si_status);
+            how = how_ended(info.si_code == CLD_EXITED, info.si_status);
     }
     if (v.group) {
         (void)v.group->kill_all();
@@ -208,6 +221,11 @@ void Daemon::on_init_exit(Vps& v) {
     v.running.reset();
     v.group.reset();
     log("VPS " + std::to_string(v.ctid) + " stopped (init " + how + ")");
+    // An init that fails on its own (a broken /sbin/init, a boot script
+    // that gives up) leaves its reason and console for `vzctl status`.
+    // Start does not wait to see it: that would slow every start.
+    if (v.op_name != "stop" && v.op_name != "restart" && how != "exited with status 0" && how != "exited")
+        (void)start_failed(layout_, v.ctid, Error::make(Errc::system, "init " + how + " while no stop was asked"));
     g.unlock();
     v.changed.notify_all();
 }
@@ -255,7 +273,7 @@ void Daemon::adopt_running() {
             {
                 std::lock_guard g(v->m);
                 v->running = RunningInit{state->init_pid, std::move(*pidfd), state->start_time,
-                                         state->started_at, false};
+                                         state->started_at, false, nullptr};
                 if (group) v->group = std::move(*group);
                 if (plan) {
                     v->plan = std::move(*plan);

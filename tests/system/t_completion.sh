@@ -21,6 +21,8 @@ complete_words() { # WORD...: what completing the last word offers, on one line
 assert_eq "set start status stop " "$(complete_words s)" "completing 's'"
 assert_eq "101 102 web " "$(complete_words start "")" "completing the VPS of 'start'"
 assert_eq "101 " "$(complete_words enter 10 | tr ' ' '\n' | grep -x 101 | tr '\n' ' ')" "completing '10' after enter"
+assert_eq "101 102 web " "$(complete_words console "")" "completing the VPS of 'console'"
+assert_eq "console " "$(complete_words con)" "completing 'con'"
 assert_contains "$(complete_words create 103 --ostemplate "")" "busybox" "completing --ostemplate"
 assert_contains "$(complete_words set 101 --num)" "--numproc" "completing '--num' after set"
 assert_contains "$(complete_words set 101 --ipa)" "--ipadd" "completing '--ipa' after set"

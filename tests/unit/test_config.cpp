@@ -40,7 +40,7 @@ cpuunits: 1000
     CHECK(r->ostemplate == "debian-12-x86_64");
     CHECK(r->hostname == "web.example.com");
     CHECK(r->description == "front end");
-    CHECK(r->onboot);
+    CHECK(r->onboot == true);
     CHECK(r->params == std::map<std::string, std::string>{
                            {"physpages", "0:256M"}, {"numproc", "1024"}, {"cpuunits", "1000"}});
 }
@@ -123,7 +123,7 @@ TEST_CASE("VPS config round-trips through dump and parse") {
         auto again = parse_vps(dump_vps(c), "dump");
         REQUIRE(again);
         CHECK(again->description == odd);
-        CHECK_FALSE(again->onboot);
+        CHECK_FALSE(again->onboot.has_value());  // unset stays unset
     }
 }
 
@@ -269,12 +269,16 @@ TEST_CASE("load_vps ties the config to its file name") {
 TEST_CASE("onboot and bootorder round-trip; a bad bootorder names the key") {
     auto cfg = parse_vps("ctid: 101\nonboot: true\nbootorder: 7\n", kOrigin);
     REQUIRE(cfg);
-    CHECK(cfg->onboot);
+    CHECK(cfg->onboot == true);
     CHECK(cfg->bootorder == 7u);
     auto again = parse_vps(dump_vps(*cfg), kOrigin);
     REQUIRE(again);
     CHECK(again->bootorder == 7u);
     CHECK(dump_vps(VpsConfig{}).find("bootorder") == std::string::npos);  // 0 is not written
+    CHECK(dump_vps(VpsConfig{}).find("onboot") == std::string::npos);     // nor an unset onboot
+    auto off = parse_vps(dump_vps(*parse_vps("ctid: 101\nonboot: no\n", kOrigin)), kOrigin);
+    REQUIRE(off);
+    CHECK(off->onboot == false);  // an explicit no survives a round trip
     auto bad = parse_vps("ctid: 101\nbootorder: -1\n", kOrigin);
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message().find("bootorder: '-1'") != std::string::npos);

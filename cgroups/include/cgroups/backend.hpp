@@ -157,6 +157,10 @@ struct Options {
     // this process into <own>/<daemon_leaf> first so controllers can be
     // enabled below <own> (the no-internal-process rule). Empty = never.
     std::string daemon_leaf;
+    // v2 only: work beneath this cgroup (its path from the hierarchy's root,
+    // "/machine.slice/vz.scope") instead of our own: a delegated systemd
+    // scope that outlives the daemon. It must hold no process itself.
+    std::string within;
 };
 
 class Backend {
@@ -175,6 +179,14 @@ class Backend {
     virtual Result<std::unique_ptr<Group>> open(std::string_view name) = 0;
     virtual bool exists(std::string_view name) const = 0;
 };
+
+// v2: move the calling process into <own>/<leaf>, made if missing. A
+// process that only keeps a delegated systemd scope alive sits there, so
+// that the scope's own cgroup can enable controllers for its other children.
+Result<void> enter_leaf(const Options& opts, std::string_view leaf);
+// v2: does the cgroup at path (from the hierarchy's root) exist and hold
+// at least one process directly?
+bool holds_processes(const Options& opts, const std::string& path);
 
 // Probe the host (or the fake tree in opts) and return the matching backend,
 // with the base directory created and, on v2, controllers enabled down to it.

@@ -363,7 +363,7 @@ Result<CgroupDir> prepare_base(const Options& opts, const std::string& own_path)
     // our cgroup reads as "/" too, but is not the root: the root alone has
     // no cgroup.type.
     bool is_root = own_path == "/" && !own->has("cgroup.type");
-    if (!is_root && !opts.daemon_leaf.empty())
+    if (!is_root && !opts.daemon_leaf.empty() && opts.within.empty())
         if (auto r = move_self_to_leaf(*own, opts.daemon_leaf); !r) return std::move(r).error();
     auto ctrls = available(*own);
     if (!ctrls) return std::move(ctrls).error();
@@ -383,7 +383,7 @@ Result<CgroupDir> prepare_base(const Options& opts, const std::string& own_path)
 Result<std::unique_ptr<Backend>> open_v2(const Options& opts,
                                          const std::vector<ProcCgroupLine>& self) {
     const std::string ctx = "open cgroup v2 at " + opts.root;
-    auto own = v2_own_path(self);
+    auto own = opts.within.empty() ? v2_own_path(self) : std::optional<std::string>(opts.within);
     if (!own)
         return Error(vps::Errc::system, "parse", opts.proc_self_cgroup, ENOENT,
                      "no cgroup v2 line (0::/path)")

@@ -70,7 +70,9 @@ struct VpsConfig {
     std::string ostemplate;   // template it was created from
     std::string hostname;
     std::string description;
-    bool onboot = false;
+    // OpenVZ's ONBOOT: yes starts the VPS at every host boot, no never;
+    // unset starts it when it was running as the host shut down.
+    std::optional<bool> onboot;
     // OpenVZ's BOOTORDER: onboot VPSes with a higher value start first.
     uint32_t bootorder = 0;
     // Unprivileged VPS: ids 0..65535 inside are id_base.. on the host (its

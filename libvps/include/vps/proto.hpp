@@ -1,6 +1,7 @@
 // The vzctl <-> vzd protocol: one request, one response, each a JSON object
 // in a frame of a 4-byte big-endian length followed by that many bytes.
-// File descriptors (exec's stdio) travel with the request as SCM_RIGHTS.
+// File descriptors (exec's stdio, console's end of a socket pair) travel
+// with the request as SCM_RIGHTS.
 // Every message carries "version"; a peer of another version is refused with
 // a clear error instead of being misread.
 #pragma once
@@ -25,7 +26,7 @@ inline constexpr size_t kMaxFds = 4;
 using Json = nlohmann::json;
 
 // Operations, named as vzctl's commands.
-enum class Op { create, start, stop, restart, destroy, status, list, set, exec, enter, ping, ubc, template_build, template_list };
+enum class Op { create, start, stop, restart, destroy, status, list, set, exec, enter, ping, ubc, template_build, template_list, stop_all, console };
 std::string_view op_name(Op op);
 Result<Op> op_from_name(std::string_view name);
 

@@ -37,8 +37,14 @@ public:
     std::string root_dir(uint32_t ctid) const;
     std::string template_cache() const { return root_ + "/template/cache"; }
     std::string dump_dir() const { return root_ + "/dump"; }
+    // CTIDs running when the host last shut down, one per line: the next
+    // boot starts those whose onboot is unset.
+    std::string running_at_shutdown() const { return root_ + "/running-at-shutdown"; }
     std::string state(uint32_t ctid) const;
     std::string console_log(uint32_t ctid) const;
+    // Why the last start failed (the error vzctl printed), kept until the
+    // next start; the console log of that start holds what init said.
+    std::string start_failure(uint32_t ctid) const;
 
     // Create the directories above (0700 for private/ and conf/: they hold
     // VPS files with VPS-chosen permissions).

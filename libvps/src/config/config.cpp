@@ -450,7 +450,7 @@ std::string dump_vps(const VpsConfig& cfg) {
     emit_text(out, "ostemplate", cfg.ostemplate);
     emit_text(out, "hostname", cfg.hostname);
     emit_text(out, "description", cfg.description);
-    out << YAML::Key << "onboot" << YAML::Value << cfg.onboot;
+    if (cfg.onboot) out << YAML::Key << "onboot" << YAML::Value << *cfg.onboot;
     if (cfg.bootorder != 0) out << YAML::Key << "bootorder" << YAML::Value << cfg.bootorder;
     if (cfg.id_base != 0) out << YAML::Key << "id_base" << YAML::Value << cfg.id_base;
     emit_text(out, "id_mapping", cfg.id_mapping);

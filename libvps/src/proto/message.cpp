@@ -8,7 +8,7 @@
 namespace vps::proto {
 namespace {
 
-constexpr std::array<std::pair<Op, std::string_view>, 14> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 16> kOps{{
     {Op::create, "create"},
     {Op::start, "start"},
     {Op::stop, "stop"},
@@ -23,6 +23,8 @@ constexpr std::array<std::pair<Op, std::string_view>, 14> kOps{{
     {Op::ubc, "ubc"},
     {Op::template_build, "template_build"},
     {Op::template_list, "template_list"},
+    {Op::stop_all, "stop_all"},
+    {Op::console, "console"},
 }};
 
 Error protocol_error(std::string detail) { return Error::make(Errc::protocol, std::move(detail)); }

@@ -24,6 +24,9 @@ std::string Layout::state(uint32_t ctid) const {
 std::string Layout::console_log(uint32_t ctid) const {
     return runtime_ + "/" + std::to_string(ctid) + ".console";
 }
+std::string Layout::start_failure(uint32_t ctid) const {
+    return runtime_ + "/" + std::to_string(ctid) + ".failed";
+}
 
 Result<void> Layout::create_dirs() const {
     struct Dir {
