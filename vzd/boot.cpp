@@ -8,6 +8,7 @@
 // `vzd --stop-all`) every running VPS is stopped through its own init and
 // the ones that ran are noted; the next boot starts them again unless
 // their onboot says no (OpenVZ's rule for an unset ONBOOT).
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -46,7 +48,7 @@ void print_summary(const json& result) {
 
 }  // namespace
 
-void sd_notify(const std::string& state) {
+void sd_notify(const std::string& state, int fd) {
     const char* path = std::getenv("NOTIFY_SOCKET");
     if (!path || !*path || (path[0] != '/' && path[0] != '@')) return;
     sockaddr_un sa{};
@@ -55,10 +57,45 @@ void sd_notify(const std::string& state) {
     if (len >= sizeof sa.sun_path) return;
     std::memcpy(sa.sun_path, path, len);
     if (sa.sun_path[0] == '@') sa.sun_path[0] = '\0';  // abstract socket
-    vps::Fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (!fd) return;
-    const auto salen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
-    (void)::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), salen);
+    vps::Fd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock) return;
+    iovec iov{const_cast<char*>(state.data()), state.size()};
+    msghdr msg{};
+    msg.msg_name = &sa;
+    msg.msg_namelen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (fd >= 0) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    (void)::sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
+}
+
+std::map<std::string, vps::Fd> take_stored_fds() {
+    std::map<std::string, vps::Fd> out;
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* count = std::getenv("LISTEN_FDS");
+    const char* names = std::getenv("LISTEN_FDNAMES");
+    if (!pid || !count || std::to_string(::getpid()) != pid) return out;
+    const int n = std::atoi(count);
+    const auto labels = sys::split(names ? names : "", ':');
+    for (int i = 0; i < n; ++i) {
+        const int fd = 3 + i;  // SD_LISTEN_FDS_START
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        vps::Fd owned(fd);
+        if (static_cast<size_t>(i) < labels.size() && !labels[i].empty()) out[labels[i]] = std::move(owned);
+    }
+    ::unsetenv("LISTEN_PID");
+    ::unsetenv("LISTEN_FDS");
+    ::unsetenv("LISTEN_FDNAMES");
+    return out;
 }
 
 std::vector<uint32_t> Daemon::onboot_order() const {

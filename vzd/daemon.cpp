@@ -146,7 +146,11 @@ Result<void> Daemon::init() {
         }
         if (!cfg->name.empty()) names_[cfg->name] = id;
     }
+    if (serving_) stored_fds_ = take_stored_fds();
     adopt_running();
+    // Kept for VPSes that are gone: systemd need not keep them any longer.
+    for (const auto& [name, fd] : stored_fds_) sd_notify("FDSTOREREMOVE=1\nFDNAME=" + name);
+    stored_fds_.clear();
     if (!serving_) return vps::ok();
 
     auto fd = listen_on(cfg_.socket);

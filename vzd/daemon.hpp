@@ -87,6 +87,7 @@ private:
     Result<void> init();
     bool serving_ = true;  // false for vzd --stop-all: no socket, no onboot, no new scope
     void adopt_running();
+    void adopt_console(Vps& v);
     void serve(vps::Fd conn);
     vps::proto::Response handle(const vps::proto::Request& req, std::vector<vps::Fd>& fds,
                                 const Peer& peer, vps::FdRef conn);
@@ -169,6 +170,9 @@ private:
     vps::storage::Layout layout_;
     std::unique_ptr<cgroups::Backend> cgroups_;
     vps::Fd root_lock_;
+    // Console masters systemd kept across our restart ("console-<ctid>"),
+    // until adopt_running() takes them.
+    std::map<std::string, vps::Fd> stored_fds_;
     vps::Fd listen_;
     uint32_t host_cpus_ = 1;
     uint32_t numa_nodes_ = 1;
@@ -217,8 +221,14 @@ int run_cgroup_keeper();
 int run_stop_all(const Options& opts);
 
 // Tell the service manager (systemd's NOTIFY_SOCKET, when set) our state:
-// "READY=1", "STATUS=...", "STOPPING=1". Without one, nothing happens.
-void sd_notify(const std::string& state);
+// "READY=1", "STATUS=...", "STOPPING=1"; with fd, "FDSTORE=1\nFDNAME=..."
+// hands systemd a copy to keep for our next start. Without a manager,
+// nothing happens.
+void sd_notify(const std::string& state, int fd = -1);
+// The fd store's name of a VPS's console master.
+inline std::string console_fd_name(uint32_t ctid) { return "console-" + std::to_string(ctid); }
+// The fds systemd kept for us (LISTEN_FDS, LISTEN_FDNAMES), by name.
+std::map<std::string, vps::Fd> take_stored_fds();
 
 // Wait for a child working for a client; when the client hangs up first,
 // on_hangup() stops the child. Returns the child's wait status.

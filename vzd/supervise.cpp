@@ -164,6 +164,9 @@ Result<void> Daemon::start_locked(Vps& v) {
     // Without a pidfd of its own the console thread takes init for gone at
     // the first hang-up; the start is abandoned then anyway.
     auto init_alive = dup_fd(started->init.fd());
+    // A copy for systemd's fd store: the next vzd, after a restart or a
+    // crash, serves the console on (see adopt_running).
+    auto kept_master = dup_fd(console->master.ref());
     std::thread(serve_console, std::move(console->master), init_alive ? std::move(*init_alive) : vps::Fd(),
                 layout_.console_log(id), kConsoleLogBytes, *hub)
         .detach();
@@ -192,8 +195,30 @@ Result<void> Daemon::start_locked(Vps& v) {
         v.cfg = std::move(cfg);
     }
     log("VPS " + std::to_string(id) + " started, init pid " + std::to_string(state.init_pid));
+    if (kept_master) sd_notify("FDSTORE=1\nFDNAME=" + console_fd_name(id), kept_master->get());
     std::thread(&Daemon::watch, this, entry(id), std::move(*watch_fd)).detach();
     return vps::ok();
+}
+
+// The console master the previous vzd left in systemd's fd store, if any:
+// served on as at start, so the log goes on and `vzctl console` attaches.
+void Daemon::adopt_console(Vps& v) {
+    auto it = stored_fds_.find(console_fd_name(v.ctid));
+    if (it == stored_fds_.end()) return;
+    vps::Fd master = std::move(it->second);
+    stored_fds_.erase(it);
+    auto hub = ConsoleHub::create();
+    std::lock_guard g(v.m);
+    auto init_alive = v.running ? dup_fd(v.running->pidfd.ref()) : Result<vps::Fd>(Error::sys("dup", {}, EBADF));
+    if (!hub || !init_alive) {
+        log("warning: VPS " + std::to_string(v.ctid) + ": its console is not served after the restart: " +
+            (hub ? init_alive.error() : hub.error()).message());
+        return;
+    }
+    v.running->console = *hub;
+    std::thread(serve_console, std::move(master), std::move(*init_alive), layout_.console_log(v.ctid),
+                kConsoleLogBytes, *hub)
+        .detach();
 }
 
 void Daemon::watch(std::shared_ptr<Vps> v, vps::Fd pidfd) {
@@ -221,6 +246,7 @@ void Daemon::on_init_exit(Vps& v) {
     v.running.reset();
     v.group.reset();
     log("VPS " + std::to_string(v.ctid) + " stopped (init " + how + ")");
+    sd_notify("FDSTOREREMOVE=1\nFDNAME=" + console_fd_name(v.ctid));
     // An init that fails on its own (a broken /sbin/init, a boot script
     // that gives up) leaves its reason and console for `vzctl status`.
     // Start does not wait to see it: that would slow every start.
@@ -282,6 +308,7 @@ void Daemon::adopt_running() {
             }
             log("VPS " + std::to_string(id) + " is running (init pid " +
                 std::to_string(state->init_pid) + "): adopted");
+            adopt_console(*v);
             if (watch_fd) std::thread(&Daemon::watch, this, v, std::move(*watch_fd)).detach();
             continue;
         }

@@ -6,6 +6,8 @@
 #   - VPS cgroups live in the delegated scope machine.slice/<base>.scope,
 #     so `systemctl restart` and a SIGKILL of vzd (Restart=on-failure)
 #     leave the VPSes running, with the same init, and listed;
+#   - the VPS's console log goes on after those (systemd's fd store keeps
+#     the console masters for the next vzd);
 #   - vzd's errors reach the journal with priority err, its news with info;
 #   - stopping vz.service (what a host shutdown does) stops every VPS
 #     through its own init, whether vzd is running or was stopped by hand;
@@ -86,6 +88,11 @@ wait_for 20 sh -c "[ \"\$(systemctl show -p MainPID --value $unit)\" != $old ] &
 wait_for 20 vzd_is_up || fail "vzd does not answer after its restart"
 assert_contains "$(vps_status 101)" running "VPS 101 after vzd was killed and restarted"
 assert_eq "$init1" "$(vps_init_pid 101)" "init of VPS 101 after the crash (the same process)"
+# The console master came back from systemd's fd store: what the VPS
+# writes on its console still reaches the log.
+assert_ok vzctl exec 101 sh -c "echo console-after-restarts >/dev/console"
+wait_for 10 grep -q console-after-restarts "$R/run/101.console" ||
+    fail "the console of VPS 101 is not served after vzd's restarts: $(tail -c 300 "$R/run/101.console")"
 
 # --- the journal gets priorities ---------------------------------------------------------------
 vzctl destroy 101 >/dev/null 2>&1 && fail "vzctl destroy of the running VPS 101 succeeded"
