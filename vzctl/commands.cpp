@@ -79,6 +79,22 @@ int cmd_simple(const Options& o, Op op, const char* done) {
     return 0;
 }
 
+// chkpnt and restore: the images directory travels as "dumpfile"; vzd
+// answers with how long CRIU took.
+int cmd_checkpoint(const Options& o, Op op) {
+    Request req{op, o.target, Json::object()};
+    if (!o.dumpfile.empty()) req.args["dumpfile"] = o.dumpfile;
+    auto r = call(o, req);
+    if (!r) return fail(r.error());
+    if (o.quiet) return 0;
+    if (op == Op::chkpnt)
+        std::printf("VPS %s checkpointed into %s (%lld ms)\n", o.target.c_str(),
+                    r->value("dumpfile", std::string()).c_str(), static_cast<long long>(r->value("dump_ms", 0)));
+    else
+        std::printf("VPS %s restored (%lld ms)\n", o.target.c_str(), static_cast<long long>(r->value("restore_ms", 0)));
+    return 0;
+}
+
 int cmd_status(const Options& o) {
     auto r = call(o, Request{Op::status, o.target, Json::object()});
     if (!r) return fail(r.error());
@@ -234,6 +250,8 @@ int run(const Options& o) {
     if (c == "exec") return cmd_exec(o);
     if (c == "enter") return cmd_enter(o);
     if (c == "console") return cmd_console(o);
+    if (c == "chkpnt") return cmd_checkpoint(o, Op::chkpnt);
+    if (c == "restore") return cmd_checkpoint(o, Op::restore);
     if (c == "template") return cmd_template(o);
     std::fprintf(stderr, "vzctl: unknown command '%s'\n", c.c_str());
     return 20;

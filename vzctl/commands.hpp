@@ -36,6 +36,7 @@ struct Options {
     std::string subcommand;  // template build|list
     std::string variant;     // template build --variant
     bool force = false;      // template build --force
+    std::string dumpfile;    // chkpnt/restore --dumpfile DIR
     // set --userpasswd USER:PASSWORD (or USER: the password from stdin)
     std::vector<std::string> userpasswd;
 };

@@ -134,6 +134,15 @@ int main(int argc, char** argv) {
     app.get_subcommand("enter")->description("open an interactive shell inside a running VPS");
     app.get_subcommand("console")->description("attach to the console of a running VPS (Esc . detaches)");
 
+    auto* chkpnt = app.add_subcommand("chkpnt", "checkpoint a running VPS into CRIU images and stop it");
+    chkpnt->alias("suspend");
+    auto* restore = app.add_subcommand("restore", "bring a checkpointed VPS back, processes and connections");
+    restore->alias("resume");
+    for (auto* c : {chkpnt, restore}) {
+        c->add_option("ctid", o.target, "CTID or name")->required();
+        c->add_option("--dumpfile", o.dumpfile, "images directory (default <root>/dump/CTID)");
+    }
+
     auto* stop = app.add_subcommand("stop", "stop a VPS (ask its init, then kill after a timeout)");
     stop->add_option("ctid", o.target, "CTID or name")->required();
     stop->add_flag("--fast", o.fast, "kill at once instead of asking init to stop");

@@ -328,6 +328,12 @@ proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& 
         case Op::stop_all:
             out = op_stop_all();
             break;
+        case Op::chkpnt:
+            out = with_ctid([&](uint32_t id) { return op_chkpnt(id, req.args); });
+            break;
+        case Op::restore:
+            out = with_ctid([&](uint32_t id) { return op_restore(id, req.args); });
+            break;
     }
     if (!out) {
         Error e = std::move(out).error();

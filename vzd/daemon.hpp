@@ -46,6 +46,7 @@ struct Peer {
 };
 
 class ConsoleHub;  // console.hpp
+struct ConsolePty;
 
 // A running VPS's init as vzd knows it.
 struct RunningInit {
@@ -88,6 +89,15 @@ private:
     bool serving_ = true;  // false for vzd --stop-all: no socket, no onboot, no new scope
     void adopt_running();
     void adopt_console(Vps& v);
+    Result<std::unique_ptr<cgroups::Group>> prepare_group(const vps::plan::Plan& plan);
+    // checkpoint.cpp: CRIU.
+    Result<nlohmann::json> op_chkpnt(uint32_t ctid, const nlohmann::json& args);
+    Result<nlohmann::json> op_restore(uint32_t ctid, const nlohmann::json& args);
+    std::string dump_dir_for(uint32_t ctid, const nlohmann::json& args) const;
+    // Place an init that runs (restored) as the VPS's: state file, watch,
+    // console thread, fd store.
+    Result<void> take_over(Vps& v, pid_t pid, std::unique_ptr<cgroups::Group> group, vps::plan::Plan plan,
+                           vps::config::VpsConfig cfg, ConsolePty console, std::shared_ptr<ConsoleHub> hub);
     void serve(vps::Fd conn);
     vps::proto::Response handle(const vps::proto::Request& req, std::vector<vps::Fd>& fds,
                                 const Peer& peer, vps::FdRef conn);
@@ -225,6 +235,10 @@ int run_stop_all(const Options& opts);
 // hands systemd a copy to keep for our next start. Without a manager,
 // nothing happens.
 void sd_notify(const std::string& state, int fd = -1);
+// Rollback for a start or restore that failed after its cgroup was made.
+void discard_group(cgroups::Group& g);
+// The console of a VPS about to start (or be restored), owned by its root.
+Result<ConsolePty> console_for(const vps::plan::Plan& plan);
 // The fd store's name of a VPS's console master.
 inline std::string console_fd_name(uint32_t ctid) { return "console-" + std::to_string(ctid); }
 // The fds systemd kept for us (LISTEN_FDS, LISTEN_FDNAMES), by name.

@@ -43,6 +43,14 @@ const std::vector<cgroups::DeviceRule>& vps_devices() {
     return allow;
 }
 
+
+
+std::string how_ended(bool exited, int code) {
+    return exited ? "exited with status " + std::to_string(code) : "killed by signal " + std::to_string(code);
+}
+
+}  // namespace
+
 // Rollback for a start that failed after its cgroup was made.
 void discard_group(cgroups::Group& g) {
     (void)g.kill_all();
@@ -60,12 +68,6 @@ Result<ConsolePty> console_for(const vps::plan::Plan& plan) {
         return Error::sys("chown", console->slave_path + " (console of VPS " + std::to_string(plan.ctid) + ")");
     return console;
 }
-
-std::string how_ended(bool exited, int code) {
-    return exited ? "exited with status " + std::to_string(code) : "killed by signal " + std::to_string(code);
-}
-
-}  // namespace
 
 // The root of an unprivileged VPS is a host id with no rights on the host:
 // every directory above its private area and root mount point must let
@@ -102,6 +104,33 @@ uint64_t Daemon::nproc(Vps& v) {
     return procs ? procs->size() : 0;
 }
 
+// The VPS's cgroup with its limits, device rules and (unprivileged
+// cgroup v2) delegation, ready for its init; removed again on failure.
+Result<std::unique_ptr<cgroups::Group>> Daemon::prepare_group(const vps::plan::Plan& plan) {
+    const uint32_t id = plan.ctid;
+    auto group = cgroups_->create(std::to_string(id));
+    if (!group) return std::move(group).error();
+    if (auto r = (*group)->apply(limits_for(plan)); !r) {
+        discard_group(**group);
+        return std::move(r).error().with_context("apply limits");
+    }
+    if (auto r = (*group)->restrict_devices(vps_devices()); !r) {
+        if (r.error().err() != ENOTSUP) {
+            discard_group(**group);
+            return std::move(r).error();
+        }
+        log("VPS " + std::to_string(id) + ": device access is not restricted by the cgroup: " + r.error().message());
+    }
+    if (plan.cgroup_view == vps::plan::CgroupView::delegated) {
+        const uint32_t root_id = plan.uid_map.front().outside;
+        if (auto r = (*group)->delegate(root_id, root_id); !r) {
+            discard_group(**group);
+            return std::move(r).error().with_context("delegate the cgroup to the VPS's root");
+        }
+    }
+    return group;
+}
+
 Result<void> Daemon::start_locked(Vps& v) {
     const uint32_t id = v.ctid;
     vps::config::VpsConfig cfg;
@@ -120,26 +149,8 @@ Result<void> Daemon::start_locked(Vps& v) {
     if (auto r = write_identity(*plan, plan->hostname_configured); !r) return r;
 
     if (auto r = apply_disk_quota(*plan); !r) return r;
-    auto group = cgroups_->create(std::to_string(id));
+    auto group = prepare_group(*plan);
     if (!group) return std::move(group).error();
-    if (auto r = (*group)->apply(limits_for(*plan)); !r) {
-        discard_group(**group);
-        return std::move(r).error().with_context("apply limits");
-    }
-    if (auto r = (*group)->restrict_devices(vps_devices()); !r) {
-        if (r.error().err() != ENOTSUP) {
-            discard_group(**group);
-            return std::move(r).error();
-        }
-        log("VPS " + std::to_string(id) + ": device access is not restricted by the cgroup: " + r.error().message());
-    }
-    if (plan->cgroup_view == vps::plan::CgroupView::delegated) {
-        const uint32_t root_id = plan->uid_map.front().outside;
-        if (auto r = (*group)->delegate(root_id, root_id); !r) {
-            discard_group(**group);
-            return std::move(r).error().with_context("delegate the cgroup to the VPS's root");
-        }
-    }
     auto console = console_for(*plan);
     auto hub = ConsoleHub::create();
     if (!console || !hub) {
@@ -200,6 +211,41 @@ Result<void> Daemon::start_locked(Vps& v) {
     return vps::ok();
 }
 
+Result<void> Daemon::take_over(Vps& v, pid_t pid, std::unique_ptr<cgroups::Group> group, vps::plan::Plan plan,
+                               vps::config::VpsConfig cfg, ConsolePty console, std::shared_ptr<ConsoleHub> hub) {
+    const uint32_t id = v.ctid;
+    auto start_time = sys::process_start_time(pid);
+    auto pidfd = sys::pidfd_open(pid);
+    auto init_alive = pidfd ? dup_fd(pidfd->ref()) : Result<vps::Fd>(pidfd.error());
+    auto watch_fd = pidfd ? dup_fd(pidfd->ref()) : Result<vps::Fd>(pidfd.error());
+    vps::storage::RunState state{id, pid, start_time.value_or(0), static_cast<int64_t>(::time(nullptr)),
+                                 std::to_string(id)};
+    Result<void> saved = start_time && init_alive && watch_fd
+                             ? vps::storage::save_state(layout_.state(id), state)
+                             : Result<void>(Error(Errc::system, "take over", "pid " + std::to_string(pid), ESRCH,
+                                                  "the restored init is gone"));
+    if (!saved) {
+        discard_group(*group);
+        clean_host_side(id, plan.net);
+        return std::move(saved).error();
+    }
+    console.slave.reset();  // the restored init holds its own
+    auto kept_master = dup_fd(console.master.ref());
+    std::thread(serve_console, std::move(console.master), std::move(*init_alive), layout_.console_log(id),
+                kConsoleLogBytes, hub)
+        .detach();
+    {
+        std::lock_guard g(v.m);
+        v.running = RunningInit{pid, std::move(*pidfd), state.start_time, state.started_at, false, hub};
+        v.group = std::move(group);
+        v.plan = std::move(plan);
+        v.cfg = std::move(cfg);
+    }
+    if (kept_master) sd_notify("FDSTORE=1\nFDNAME=" + console_fd_name(id), kept_master->get());
+    std::thread(&Daemon::watch, this, entry(id), std::move(*watch_fd)).detach();
+    return vps::ok();
+}
+
 // The console master the previous vzd left in systemd's fd store, if any:
 // served on as at start, so the log goes on and `vzctl console` attaches.
 void Daemon::adopt_console(Vps& v) {
@@ -250,7 +296,7 @@ void Daemon::on_init_exit(Vps& v) {
     // An init that fails on its own (a broken /sbin/init, a boot script
     // that gives up) leaves its reason and console for `vzctl status`.
     // Start does not wait to see it: that would slow every start.
-    if (v.op_name != "stop" && v.op_name != "restart" && how != "exited with status 0" && how != "exited")
+    if (v.op_name != "stop" && v.op_name != "restart" && v.op_name != "chkpnt" && how != "exited with status 0" && how != "exited")
         (void)start_failed(layout_, v.ctid, Error::make(Errc::system, "init " + how + " while no stop was asked"));
     g.unlock();
     v.changed.notify_all();

@@ -31,6 +31,8 @@ enum class Errc {
     bad_config,     // a config file cannot be parsed
     protocol,       // the peer speaks another protocol
     no_daemon,      // vzd is not reachable
+    chkpnt_failed,  // a checkpoint failed (the VPS runs on)
+    restore_failed, // a restore failed (nothing runs)
 };
 
 std::string_view errc_name(Errc c);

@@ -13,7 +13,7 @@ struct ErrcInfo {
 };
 
 // Exit codes from OpenVZ vzctl(8) "EXIT STATUS".
-constexpr std::array<ErrcInfo, 13> kErrcs{{
+constexpr std::array<ErrcInfo, 15> kErrcs{{
     {Errc::system, "system", 3},
     {Errc::busy, "busy", 9},
     {Errc::permission, "permission", 12},
@@ -27,6 +27,8 @@ constexpr std::array<ErrcInfo, 13> kErrcs{{
     {Errc::bad_config, "bad_config", 21},
     {Errc::protocol, "protocol", 3},
     {Errc::no_daemon, "no_daemon", 3},
+    {Errc::chkpnt_failed, "chkpnt_failed", 16},
+    {Errc::restore_failed, "restore_failed", 17},
 }};
 
 }  // namespace

@@ -8,7 +8,7 @@
 namespace vps::proto {
 namespace {
 
-constexpr std::array<std::pair<Op, std::string_view>, 16> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 18> kOps{{
     {Op::create, "create"},
     {Op::start, "start"},
     {Op::stop, "stop"},
@@ -25,6 +25,8 @@ constexpr std::array<std::pair<Op, std::string_view>, 16> kOps{{
     {Op::template_list, "template_list"},
     {Op::stop_all, "stop_all"},
     {Op::console, "console"},
+    {Op::chkpnt, "chkpnt"},
+    {Op::restore, "restore"},
 }};
 
 Error protocol_error(std::string detail) { return Error::make(Errc::protocol, std::move(detail)); }

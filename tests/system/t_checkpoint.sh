@@ -1,0 +1,128 @@
+#!/bin/bash
+# vzctl chkpnt / restore with CRIU, on a privileged VPS (an unprivileged one
+# is refused before anything is frozen, and runs on):
+# a counter process inside and a file it appends to go on from where they
+# were after the restore (same process, no restart), an established TCP
+# connection from the host still answers, the VPS is stopped in between
+# with its cgroup gone, limits are back after the restore, and the images
+# are spent. A checkpoint that cannot be made leaves the VPS running; bad
+# requests get clear errors.
+# CRIU works only in the guest (the build host's kernel is too new for
+# Debian's criu), hence guest only.
+. "$(dirname "$0")/lib.sh"
+
+need_guest "CRIU needs the guest's kernel"
+command -v criu >/dev/null || skip "criu is not installed (Debian package criu)"
+criu check >/dev/null 2>&1 || skip "criu check fails here: $(criu check 2>&1 | tail -1)"
+start_vzd
+R=$VZT_ROOT
+
+# counter CTID: a process that counts in /count and appends each number to
+# /count.log, started once by init (never restarted).
+counter() {
+    echo "::once:/bin/sh -c 'i=0; while :; do i=\$((i+1)); echo \$i >/count; echo \$i >>/count.log; sleep 0.2; done'" \
+        >>"$R/private/$1/etc/inittab"
+    echo "::once:/bin/busybox nc -ll -p 5000 -e /bin/cat" >>"$R/private/$1/etc/inittab"
+}
+count() { cat "$R/private/$1/count" 2>/dev/null; }
+
+# A client on the host that keeps one connection to ADDR:5000 open: it
+# sends "one" and reads the echo, then waits for $2/go to send "two".
+tcp_client() {
+    "$VZT_PY" - "$1" "$2" <<'PY' &
+import os, socket, sys, time
+addr, d = sys.argv[1], sys.argv[2]
+def say(name, text):
+    with open(os.path.join(d, name), "w") as f: f.write(text)
+try:
+    s = socket.create_connection((addr, 5000), timeout=10)
+    s.sendall(b"one\n")
+    say("first", s.recv(100).decode().strip())
+    for _ in range(1200):
+        if os.path.exists(os.path.join(d, "go")): break
+        time.sleep(0.1)
+    s.settimeout(30)
+    s.sendall(b"two\n")
+    say("second", s.recv(100).decode().strip())
+except Exception as e:
+    say("error", repr(e))
+PY
+}
+
+check_cycle() { # CTID ADDR WHAT
+    local id=$1 addr=$2 what=$3 d=$VZT_TMP/tcp$1 before pid_before after
+    mkdir -p "$d"
+    wait_for 20 test -s "$R/private/$id/count" || fail "$what: the counter does not count"
+    wait_for 20 sh -c "'$VZT_PY' -c 'import socket; socket.create_connection((\"$addr\", 5000), 2).close()' 2>/dev/null" ||
+        fail "$what: nothing listens on $addr:5000"
+    # That probe used the echo server's one connection (nc -ll serves on).
+    tcp_client "$addr" "$d"
+    wait_for 20 test -s "$d/first" || fail "$what: no first echo: $(cat "$d/error" 2>/dev/null)"
+    assert_eq one "$(cat "$d/first" 2>/dev/null)" "$what: echo before the checkpoint"
+    pid_before=$(vzctl exec "$id" pidof sh | wc -w)
+
+    assert_ok vzctl chkpnt "$id"
+    assert_contains "$OUT" "checkpointed into $R/dump/$id" "$what: chkpnt output"
+    assert_contains "$(vps_status "$id")" down "$what: status after chkpnt"
+    assert_exists "$R/dump/$id/inventory.img" "$what: CRIU images"
+    assert_exists "$R/dump/$id/vps.yaml" "$what: the config kept with the images"
+    no_cgroup_of "$id" "$what: cgroup after chkpnt"
+    before=$(count "$id")
+    sleep 1
+    assert_eq "$before" "$(count "$id")" "$what: the counter is frozen while checkpointed"
+
+    assert_ok vzctl restore "$id"
+    assert_contains "$OUT" "restored" "$what: restore output"
+    assert_contains "$(vps_status "$id")" running "$what: status after restore"
+    assert_missing "$R/dump/$id/inventory.img" "$what: images after the restore (spent)"
+    wait_for 10 sh -c "[ \"\$(cat '$R/private/$id/count')\" -gt '$before' ]" ||
+        fail "$what: the counter did not go on after the restore ($(count "$id"), was $before)"
+    # Going on, not started again: the log counts up by one, from 1, once.
+    awk 'NR == 1 && $1 != 1 { bad = 1 } NR > 1 && $1 != prev + 1 { bad = 1 } { prev = $1 } END { exit bad }' \
+        "$R/private/$id/count.log" || fail "$what: the count log does not go up one by one: $(tr '\n' ' ' <"$R/private/$id/count.log" | tail -c 200)"
+    touch "$d/go"
+    wait_for 40 test -s "$d/second" -o -s "$d/error" || fail "$what: the client got no second echo"
+    assert_eq two "$(cat "$d/second" 2>/dev/null)" "$what: the TCP connection answers after the restore ($(cat "$d/error" 2>/dev/null))"
+    assert_eq "$pid_before" "$(vzctl exec "$id" pidof sh | wc -w)" "$what: shells inside after the restore"
+    find_cgroup pids "$id" || fail "$what: no cgroup after restore"
+    assert_eq 100 "$(cat "$CG_DIR/pids.max" 2>/dev/null)" "$what: numproc limit back after the restore"
+}
+
+# no_cgroup_of CTID WHAT
+no_cgroup_of() {
+    if find_cgroup pids "$1" 2>/dev/null; then fail "$2: $CG_DIR still exists"; fi
+}
+
+create_vps 101 --ipadd 10.81.0.2 --numproc 100
+start_vps 101
+init=$(vps_init_pid 101)
+assert_exit 16 vzctl chkpnt 101
+assert_contains "$ERR" "not supported yet for VPSes with their own user namespace" "chkpnt of an unprivileged VPS"
+assert_eq "$init" "$(vps_init_pid 101)" "init of VPS 101 after the refused checkpoint"
+assert_missing "$R/dump/101/inventory.img" "images of the refused checkpoint"
+assert_ok vzctl stop 101
+
+create_vps 102 --userns no --ipadd 10.81.0.3 --numproc 100
+counter 102
+start_vps 102
+check_cycle 102 10.81.0.3 "privileged VPS 102"
+
+# --- a checkpoint that cannot be made leaves the VPS running --------------------------------------
+init=$(vps_init_pid 102)
+mkdir -p "$VZT_TMP/ro" && chmod 0500 "$VZT_TMP/ro"
+mount -t tmpfs -o ro,size=1m none "$VZT_TMP/ro"
+assert_exit 16 vzctl chkpnt 102 --dumpfile "$VZT_TMP/ro/d"
+assert_contains "$ERR" "checkpoint of VPS 102" "error of a checkpoint into a read-only place"
+umount "$VZT_TMP/ro"
+assert_contains "$(vps_status 102)" running "VPS 102 after a failed checkpoint"
+assert_eq "$init" "$(vps_init_pid 102)" "init of VPS 102 after a failed checkpoint"
+
+# --- bad requests ----------------------------------------------------------------------------------
+assert_exit 17 vzctl restore 101
+assert_contains "$ERR" "no checkpoint of VPS 101" "restore without images"
+assert_exit 32 vzctl restore 102
+assert_exit 31 vzctl chkpnt 101
+assert_exit 20 vzctl chkpnt 102 --dumpfile relative/dir
+assert_ok vzctl stop 102
+
+vzt_exit
