@@ -2,13 +2,15 @@
 // frozen into CRIU images and brought back later, with their memory, open
 // files, terminals and TCP connections.
 //
-// chkpnt dumps the whole process tree and stops the VPS; a dump that fails
-// leaves it running as before (CRIU thaws what it froze). The images dir
-// also keeps the VPS's config as it was (vps.yaml). restore makes what
-// the VPS runs in as start does (cgroup with limits, console, network
-// namespace with its addresses and host ends), mounts its root where CRIU
-// can see it in a mount namespace of its own, and lets CRIU rebuild the
-// processes there; vzd then watches the restored init as an adopted one.
+// chkpnt dumps the whole process tree, its namespaces with it, and stops
+// the VPS; a dump that fails leaves it running as before (CRIU thaws what
+// it froze). The images dir also keeps the VPS's config as it was
+// (vps.yaml). restore makes what the VPS runs in as start does (cgroup with
+// limits, console), mounts its root where CRIU can see it in a mount
+// namespace of its own, and lets CRIU rebuild the processes and their
+// network namespace there, with each veth's host end named as at start;
+// vzd then wires those host ends and watches the restored init as an
+// adopted one.
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,6 +19,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <dirent.h>
 
 #include <chrono>
 #include <thread>
@@ -33,50 +37,6 @@ namespace {
 
 namespace sys = vps::sys;
 using nlohmann::json;
-
-// A process alone in a new network namespace, so that vzd can wire the
-// namespace (vps::net::setup works through a pid) and CRIU can take it
-// over; killed once the restored VPS holds the namespace.
-class NetnsHolder {
-  public:
-    static Result<NetnsHolder> make() {
-        int ready[2];
-        if (::pipe2(ready, O_CLOEXEC) < 0) return Error::sys("pipe2");
-        vps::Fd rd(ready[0]), wr(ready[1]);
-        pid_t pid = ::fork();
-        if (pid < 0) return Error::sys("fork", "network namespace holder");
-        if (pid == 0) {
-            char ok = ::unshare(CLONE_NEWNET) == 0 ? 1 : 0;
-            (void)!::write(wr.get(), &ok, 1);
-            for (;;) ::pause();
-        }
-        NetnsHolder h(pid);
-        wr.reset();
-        char ok = 0;
-        if (::read(rd.get(), &ok, 1) != 1 || !ok)
-            return Error(Errc::system, "unshare", "CLONE_NEWNET", 0, "cannot make a network namespace");
-        return h;
-    }
-    NetnsHolder(NetnsHolder&& o) noexcept : pid_(std::exchange(o.pid_, 0)) {}
-    NetnsHolder& operator=(NetnsHolder&&) = delete;
-    ~NetnsHolder() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGKILL);
-        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-        }
-    }
-    pid_t pid() const { return pid_; }
-
-  private:
-    explicit NetnsHolder(pid_t pid) : pid_(pid) {}
-    pid_t pid_;
-};
-
-Result<uint64_t> inode_of(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) < 0) return Error::sys("stat", path);
-    return static_cast<uint64_t>(st.st_ino);
-}
 
 // The console's CRIU key, from the pty bound on the VPS's /dev/console.
 std::string console_key(pid_t init) {
@@ -105,6 +65,27 @@ std::string criu_reason(const std::string& log_path, const Error& e) {
     auto log = sys::read_file(log_path, 16u << 20);
     std::string why = log ? vps::criu::log_errors(*log) : std::string();
     return why.empty() ? e.message() : why;
+}
+
+// An unprivileged VPS's restored processes read parts of their images
+// themselves, as the VPS's root: the images (a flat directory) become that
+// root's, as the VPS's own data, still unreadable to anyone else.
+Result<void> give_images_to(const std::string& dir, uid_t uid, gid_t gid) {
+    auto fd = sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!fd) return std::move(fd).error();
+    if (::fchown(fd->get(), uid, gid) < 0) return Error::sys("chown", dir);
+    DIR* d = ::fdopendir(::dup(fd->get()));
+    if (!d) return Error::sys("opendir", dir);
+    Result<void> out = vps::ok();
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_type != DT_REG) continue;
+        if (::fchownat(fd->get(), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+            out = Error::sys("chown", dir + "/" + e->d_name);
+            break;
+        }
+    }
+    ::closedir(d);
+    return out;
 }
 
 struct RestoreChild {
@@ -168,20 +149,11 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
     auto lock = OpLock::take(*v, "chkpnt");
     if (!lock) return std::move(lock).error();
     pid_t init = 0;
-    bool unprivileged = false;
     {
         std::lock_guard g(v->m);
         if (!v->running) return Error::make(Errc::not_running, "VPS " + id + " is not running");
         init = v->running->pid;
-        unprivileged = !v->plan.uid_map.empty();
     }
-    // CRIU rebuilds the VPS's user namespace itself and then cannot enter
-    // the network namespace vzd prepares (owned by the host's): refused
-    // before anything is frozen, rather than dumped and not restorable.
-    if (unprivileged)
-        return Error::make(Errc::chkpnt_failed, "checkpoint of VPS " + id +
-                                                    ": not supported yet for VPSes with their own user namespace "
-                                                    "(made with --userns yes); the VPS runs on");
     if (sys::exists(dir + "/inventory.img"))
         return Error::make(Errc::vps_exists, "a checkpoint of VPS " + id + " is in " + dir +
                                                  " already: restore it, or remove it first");
@@ -190,14 +162,12 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
     auto failed = [&](const Error& e) {
         return Error::make(Errc::chkpnt_failed, "checkpoint of VPS " + id + ": " + e.message() + "; the VPS runs on");
     };
-    auto netns = inode_of("/proc/" + std::to_string(init) + "/ns/net");
-    if (!netns) return failed(netns.error());
     if (auto r = sys::mkdir_p(dir, 0700); !r) return failed(r.error());
     // The config as it is now travels with the images.
     auto conf = sys::read_file(layout_.conf(ctid));
     if (!conf) return failed(conf.error());
     if (auto r = sys::write_file_atomic(dir + "/vps.yaml", *conf, 0600); !r) return failed(r.error());
-    const vps::criu::DumpSpec spec{init, dir, *netns, console_key(init)};
+    const vps::criu::DumpSpec spec{init, dir, console_key(init)};
     const json manifest{{"ctid", ctid}, {"tty", spec.tty_key}, {"created_at", static_cast<int64_t>(::time(nullptr))}};
     if (auto r = sys::write_file_atomic(dir + kManifest, manifest.dump() + "\n", 0600); !r) return failed(r.error());
 
@@ -250,13 +220,6 @@ Result<json> Daemon::op_restore(uint32_t ctid, const json& args) {
     auto console = console_for(*plan);
     auto hub = ConsoleHub::create();
     if (!console || !hub) return fail((console ? std::move(hub).error() : std::move(console).error()).with_context("console"));
-    auto holder = NetnsHolder::make();
-    if (!holder) return fail(std::move(holder).error());
-    std::vector<std::string> notes;
-    if (auto r = vps::net::setup(plan->net, holder->pid(), &notes); !r) return fail(std::move(r).error());
-    for (const auto& n : notes) log("VPS " + id + ": " + n);
-    auto netns = sys::open("/proc/" + std::to_string(holder->pid()) + "/ns/net", O_RDONLY | O_CLOEXEC);
-    if (!netns) return fail(std::move(netns).error());
 
     vps::Fd tree;
     if (plan->idmapped_root) {
@@ -272,10 +235,15 @@ Result<json> Daemon::op_restore(uint32_t ctid, const json& args) {
                                                           " is missing or not JSON: not a checkpoint vzd made"));
     const std::string pidfile = dir + "/restored.pid";
     (void)sys::unlink(pidfile);
-    const vps::criu::RestoreSpec spec{dir,         plan->root_dir,   hierarchy_path(**group), str_arg(*manifest, "tty"),
-                                      console->slave.get(), netns->get(), pidfile};
+    if (!plan->uid_map.empty())
+        if (auto r = give_images_to(dir, plan->uid_map.front().outside, plan->gid_map.front().outside); !r)
+            return fail(std::move(r).error().with_context("restore of VPS " + id));
+    vps::criu::RestoreSpec spec{dir,     plan->root_dir, hierarchy_path(**group), str_arg(*manifest, "tty"),
+                                console->slave.get(), pidfile, {}};
+    if (!plan->net.addresses.empty()) spec.veths.emplace_back(vps::plan::kVenetInside, plan->net.venet_host);
+    for (const auto& veth : plan->net.veths) spec.veths.emplace_back(veth.ifname, veth.host_ifname);
     RestoreChild child{vps::criu::restore_argv(spec), dir, plan->private_dir, plan->root_dir,
-                       tree ? tree.get() : -1, std::vector<int>{console->slave.get(), netns->get()}};
+                       tree ? tree.get() : -1, std::vector<int>{console->slave.get()}};
     log("VPS " + id + ": restore from " + dir);
     const auto t0 = std::chrono::steady_clock::now();
     auto status = run_restore(child);
@@ -287,6 +255,12 @@ Result<json> Daemon::op_restore(uint32_t ctid, const json& args) {
         return fail(Error::make(Errc::restore_failed, "restore of VPS " + id + " failed: " + why + " (CRIU log: " +
                                                           dir + "/restore.log)"));
     }
+    std::vector<std::string> notes;
+    if (auto r = vps::net::wire_host_side(plan->net, &notes); !r) {
+        ::kill(pid, SIGKILL);
+        return fail(Error::make(Errc::restore_failed, "restore of VPS " + id + ": " + r.error().message()));
+    }
+    for (const auto& n : notes) log("VPS " + id + ": " + n);
     if (auto r = take_over(*v, pid, std::move(*group), std::move(*plan), std::move(cfg), std::move(*console), *hub); !r)
         return r.error();
     // The images are spent: the VPS's files have moved on since.

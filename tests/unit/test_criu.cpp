@@ -28,13 +28,13 @@ TEST_CASE("tty keys are CRIU's: rdev and dev in hex") {
     CHECK(tty_key(0, 0) == "tty[0:0]");
 }
 
-TEST_CASE("dump: the whole tree, its network namespace and console left outside") {
-    const auto argv = dump_argv({1234, "/var/lib/vz/dump/101", 4026532290u, "tty[8800:1d]"});
+TEST_CASE("dump: the whole tree with its network namespace, the console left outside") {
+    const auto argv = dump_argv({1234, "/var/lib/vz/dump/101", "tty[8800:1d]"});
     CHECK(argv[0] == "criu");
     CHECK(argv[1] == "dump");
     CHECK(after(argv, "--tree") == "1234");
     CHECK(after(argv, "--images-dir") == "/var/lib/vz/dump/101");
-    CHECK(has(argv, "net[4026532290]:vps-net"));
+    CHECK(std::none_of(argv.begin(), argv.end(), [](const std::string& a) { return a.rfind("net[", 0) == 0; }));
     CHECK(has(argv, "tty[8800:1d]"));
     for (const char* opt : {"--tcp-established", "--file-locks", "--ext-unix-sk", "--manage-cgroups=soft"})
         CHECK(has(argv, opt));
@@ -44,19 +44,21 @@ TEST_CASE("dump: the whole tree, its network namespace and console left outside"
 }
 
 TEST_CASE("dump without a console has no tty external") {
-    const auto argv = dump_argv({1, "/d", 7, ""});
+    const auto argv = dump_argv({1, "/d", ""});
     CHECK(std::none_of(argv.begin(), argv.end(), [](const std::string& a) { return a.rfind("tty[", 0) == 0; }));
 }
 
-TEST_CASE("restore: new root, cgroup, network namespace and console handed in") {
-    RestoreSpec spec{"/d", "/var/lib/vz/root/101", "/vz/101", "tty[8800:1d]", 7, 9, "/d/restored.pid"};
+TEST_CASE("restore: new root, cgroup and console handed in, veth host ends named") {
+    RestoreSpec spec{"/d", "/var/lib/vz/root/101", "/vz/101", "tty[8800:1d]", 7, "/d/restored.pid",
+                     {{"venet0", "venet101"}, {"eth0", "veth101.0"}}};
     const auto argv = restore_argv(spec);
     CHECK(argv[1] == "restore");
     CHECK(after(argv, "--root") == "/var/lib/vz/root/101");
     CHECK(after(argv, "--cgroup-root") == "/vz/101");
     CHECK(after(argv, "--pidfile") == "/d/restored.pid");
     CHECK(has(argv, "--restore-detached"));
-    CHECK(has(argv, "fd[9]:vps-net"));
+    CHECK(has(argv, "veth[venet0]:venet101"));
+    CHECK(has(argv, "veth[eth0]:veth101.0"));
     CHECK(has(argv, "fd[7]:tty[8800:1d]"));
     CHECK(has(argv, "--tcp-established"));
 }

@@ -3,11 +3,12 @@
 // live here; vzd prepares what a restore needs (cgroup, console, network
 // namespace, root) and places the VPS.
 //
-// What stays outside the images, handed to CRIU as "external" resources:
-//   - the network namespace: vzd makes a new one with the VPS's addresses
-//     and routes before the restore, so the host ends and addresses are
-//     vzd's, as at start (established TCP connections need the same
-//     addresses, which the VPS's config gives);
+// The VPS's network namespace is in the images: its interfaces,
+// addresses, routes and firewall rules, and the sockets in it. CRIU makes
+// it again inside the VPS's restored user namespace (an unprivileged VPS's
+// root keeps its rights over it), makes each veth pair again with the host
+// end named as vzd names it, and vzd then wires those host ends as at
+// start. What stays outside the images, handed to CRIU as "external":
 //   - the console: a pseudo-terminal of the host's devpts that vzd holds;
 //     the restore gets a fresh one in its place;
 //   - bind mounts from the host (/dev/null and friends, the console):
@@ -23,17 +24,13 @@
 
 namespace vps::criu {
 
-// The key the VPS's network namespace goes by in the images.
-inline constexpr const char* kNetKey = "vps-net";
-
 // CRIU's name of a terminal: "tty[<rdev>:<dev>]", in hex.
 std::string tty_key(dev_t rdev, dev_t dev);
 
 struct DumpSpec {
     pid_t init = 0;
-    std::string dir;           // where the images go
-    uint64_t netns_inode = 0;  // the VPS's network namespace
-    std::string tty_key;       // its console
+    std::string dir;      // where the images go
+    std::string tty_key;  // its console
 };
 std::vector<std::string> dump_argv(const DumpSpec& spec);
 
@@ -43,8 +40,9 @@ struct RestoreSpec {
     std::string cgroup_root;  // the VPS's cgroup, made beforehand (path from the hierarchy's root)
     std::string tty_key;      // as dumped
     int tty_fd = -1;          // the new console's slave, inherited by CRIU
-    int netns_fd = -1;        // the new network namespace, inherited by CRIU
     std::string pidfile;      // where CRIU writes the host pid of init
+    // veth pairs: the name inside and the host end's name.
+    std::vector<std::pair<std::string, std::string>> veths;
 };
 std::vector<std::string> restore_argv(const RestoreSpec& spec);
 

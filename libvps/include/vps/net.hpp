@@ -31,6 +31,12 @@ namespace vps::net {
 // the classifiers source filtering uses).
 Result<void> setup(const plan::Network& net, pid_t pid, std::vector<std::string>* notes = nullptr);
 
+// The host side of a VPS whose network namespace was restored (by CRIU)
+// with its interfaces and addresses inside, and whose veth pairs were made
+// again with the host ends named as in `net`: those ends get what setup()
+// gives them (filters, gateway addresses, routes, bridge, up).
+Result<void> wire_host_side(const plan::Network& net, std::vector<std::string>* notes = nullptr);
+
 // Apply a live change to a running VPS: addresses and interfaces in `to`
 // but not in `from` are added, the others removed.
 Result<void> update(const plan::Network& from, const plan::Network& to, pid_t pid,

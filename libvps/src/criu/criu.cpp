@@ -33,8 +33,6 @@ std::vector<std::string> dump_argv(const DumpSpec& spec) {
     std::vector<std::string> argv = {"criu", "dump", "--tree", std::to_string(spec.init), "--images-dir", spec.dir,
                                      "--log-file", "dump.log", "-v4"};
     argv.insert(argv.end(), common().begin(), common().end());
-    argv.push_back("--external");
-    argv.push_back("net[" + std::to_string(spec.netns_inode) + "]:" + kNetKey);
     if (!spec.tty_key.empty()) {
         argv.push_back("--external");
         argv.push_back(spec.tty_key);
@@ -49,8 +47,10 @@ std::vector<std::string> restore_argv(const RestoreSpec& spec) {
     argv.insert(argv.end(), common().begin(), common().end());
     argv.push_back("--cgroup-root");
     argv.push_back(spec.cgroup_root);
-    argv.push_back("--inherit-fd");
-    argv.push_back("fd[" + std::to_string(spec.netns_fd) + "]:" + kNetKey);
+    for (const auto& [inside, outside] : spec.veths) {
+        argv.push_back("--external");
+        argv.push_back("veth[" + inside + "]:" + outside);
+    }
     if (!spec.tty_key.empty()) {
         argv.push_back("--inherit-fd");
         argv.push_back("fd[" + std::to_string(spec.tty_fd) + "]:" + spec.tty_key);

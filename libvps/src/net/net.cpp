@@ -83,9 +83,9 @@ Result<void> add_routed(Netlink& host, int host_index, Netlink& inside, int inde
     return host.add_route(host_index, host_route(a), nullptr);
 }
 
-Result<void> create_venet(Netlink& host, Netlink& inside, const plan::Network& net, pid_t pid,
-                          std::vector<std::string>* notes) {
-    if (auto r = host.add_veth(net.venet_host, {}, plan::kVenetInside, {}, pid); !r) return r;
+// The host end venet<CTID> of a routed VPS, once the pair exists: source
+// filter, forwarding, gateway addresses, up, a route per VPS address.
+Result<void> wire_venet_host(Netlink& host, const plan::Network& net, std::vector<std::string>* notes, int* index) {
     auto h = index_of(host, net.venet_host);
     if (!h) return std::move(h).error();
     auto filtered = host.set_source_filter(*h, routed_filter(net.addresses), true);
@@ -96,11 +96,20 @@ Result<void> create_venet(Netlink& host, Netlink& inside, const plan::Network& n
     if (auto r = host.set_routed_conf(net.venet_host); !r) return r;
     if (auto r = add_gateways(host, *h, net.addresses); !r) return r;
     if (auto r = host.set_up(net.venet_host); !r) return r;
+    *index = *h;
+    return ok();
+}
+
+Result<void> create_venet(Netlink& host, Netlink& inside, const plan::Network& net, pid_t pid,
+                          std::vector<std::string>* notes) {
+    if (auto r = host.add_veth(net.venet_host, {}, plan::kVenetInside, {}, pid); !r) return r;
+    int h = 0;
+    if (auto r = wire_venet_host(host, net, notes, &h); !r) return r;
     if (auto r = inside.set_up(plan::kVenetInside); !r) return r;
     auto in = index_of(inside, plan::kVenetInside);
     if (!in) return std::move(in).error();
     for (const auto& a : net.addresses)
-        if (auto r = add_routed(host, *h, inside, *in, a); !r) return r;
+        if (auto r = add_routed(host, h, inside, *in, a); !r) return r;
     return add_inside_defaults(inside, *in, net.addresses);
 }
 
@@ -143,16 +152,21 @@ Result<void> filter_veth(Netlink& host, const plan::Veth& v, bool had_filter, st
     return ok();
 }
 
-Result<void> create_veth(Netlink& host, Netlink& inside, const plan::Veth& v, pid_t pid,
-                         std::vector<std::string>* notes) {
+// The host end of a bridged veth, once the pair exists: filtered before it
+// joins the bridge, so nothing passes unchecked; then up.
+Result<void> wire_veth_host(Netlink& host, const plan::Veth& v, std::vector<std::string>* notes) {
     if (auto r = ensure_bridge(host, v.bridge); !r) return r;
     auto bridge = index_of(host, v.bridge);
     if (!bridge) return std::move(bridge).error();
-    if (auto r = host.add_veth(v.host_ifname, v.host_mac, v.ifname, v.mac, pid); !r) return r;
-    // Filtered before it joins the bridge: nothing passes unchecked.
     if (auto r = filter_veth(host, v, false, notes); !r) return r;
     if (auto r = host.set_master(v.host_ifname, *bridge); !r) return r;
-    if (auto r = host.set_up(v.host_ifname); !r) return r;
+    return host.set_up(v.host_ifname);
+}
+
+Result<void> create_veth(Netlink& host, Netlink& inside, const plan::Veth& v, pid_t pid,
+                         std::vector<std::string>* notes) {
+    if (auto r = host.add_veth(v.host_ifname, v.host_mac, v.ifname, v.mac, pid); !r) return r;
+    if (auto r = wire_veth_host(host, v, notes); !r) return r;
     return inside.set_up(v.ifname);
 }
 
@@ -211,6 +225,22 @@ Result<void> setup(const plan::Network& net, pid_t pid, std::vector<std::string>
     }
     for (const auto& v : net.veths)
         if (auto r = create_veth(*host, *inside, v, pid, notes); !r)
+            return std::move(r).error().with_context("network interface " + v.ifname);
+    return ok();
+}
+
+Result<void> wire_host_side(const plan::Network& net, std::vector<std::string>* notes) {
+    if (net.addresses.empty() && net.veths.empty()) return ok();
+    auto host = Netlink::open();
+    if (!host) return std::move(host).error().with_context("network");
+    if (!net.addresses.empty()) {
+        int h = 0;
+        if (auto r = wire_venet_host(*host, net, notes, &h); !r) return std::move(r).error().with_context("network");
+        for (const auto& a : net.addresses)
+            if (auto r = host->add_route(h, host_route(a), nullptr); !r) return std::move(r).error().with_context("network");
+    }
+    for (const auto& v : net.veths)
+        if (auto r = wire_veth_host(*host, v, notes); !r)
             return std::move(r).error().with_context("network interface " + v.ifname);
     return ok();
 }
