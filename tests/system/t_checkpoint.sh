@@ -107,6 +107,20 @@ counter 102
 start_vps 102
 check_cycle 102 10.81.0.3 "privileged VPS 102"
 
+# --- a bridged VPS: its veth comes back on the bridge, filtered ----------------------------------
+create_vps 103 --netif_add eth0
+start_vps 103
+host_if=$(sed -n 's/.*host_ifname: *\([^ ]*\).*/\1/p' "$R/conf/103.yaml" | head -1)
+[ -n "$host_if" ] || host_if=$(ip -o link show master vzbr0 | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | head -1)
+[ -n "$host_if" ] || fail "no host end of VPS 103's eth0 on vzbr0"
+mac_before=$(vzctl exec 103 cat /sys/class/net/eth0/address)
+assert_ok vzctl chkpnt 103
+assert_ok vzctl restore 103
+assert_eq "$mac_before" "$(vzctl exec 103 cat /sys/class/net/eth0/address)" "VPS 103's MAC after the restore"
+assert_contains "$(ip -o link show master vzbr0)" "$host_if" "the host end $host_if back on the bridge vzbr0"
+assert_contains "$(ip -o link show "$host_if")" "state UP" "the host end $host_if up"
+assert_ok vzctl stop 103
+
 # --- a checkpoint that cannot be made leaves the VPS running --------------------------------------
 init=$(vps_init_pid 102)
 mkdir -p "$VZT_TMP/ro" && chmod 0500 "$VZT_TMP/ro"
