@@ -48,7 +48,7 @@ std::vector<std::string> restore_argv(const RestoreSpec& spec);
 
 // Whether CRIU can work on this host: `criu check`, with CRIU's own reason
 // when it cannot (a missing binary, an old kernel, a kernel CRIU does not
-// know yet).
+// know yet). A pass is remembered for the life of the process.
 Result<void> check();
 
 // The lines of a CRIU log that say what went wrong ("Error (...)"), the

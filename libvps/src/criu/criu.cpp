@@ -1,5 +1,6 @@
 #include "vps/criu.hpp"
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 
@@ -59,8 +60,15 @@ std::vector<std::string> restore_argv(const RestoreSpec& spec) {
 }
 
 Result<void> check() {
+    // `criu check` probes the kernel for seconds; once it passed, the
+    // kernel does not change under a running process.
+    static std::atomic<bool> passed{false};
+    if (passed) return ok();
     auto r = sys::run({"criu", "check"});
-    if (r) return ok();
+    if (r) {
+        passed = true;
+        return ok();
+    }
     return Error(Errc::system, "criu check", {}, 0,
                  "CRIU cannot checkpoint on this host: " + r.error().message());
 }
