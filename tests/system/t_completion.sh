@@ -18,7 +18,9 @@ complete_words() { # WORD...: what completing the last word offers, on one line
     printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
 }
 
-assert_eq "set start status stop " "$(complete_words s)" "completing 's'"
+assert_eq "set start status stop suspend " "$(complete_words s)" "completing 's'"
+assert_eq "chkpnt " "$(complete_words ch)" "completing 'ch'"
+assert_eq "101 102 web " "$(complete_words restore "")" "completing the VPS of 'restore'"
 assert_eq "101 102 web " "$(complete_words start "")" "completing the VPS of 'start'"
 assert_eq "101 " "$(complete_words enter 10 | tr ' ' '\n' | grep -x 101 | tr '\n' ' ')" "completing '10' after enter"
 assert_eq "101 102 web " "$(complete_words console "")" "completing the VPS of 'console'"
