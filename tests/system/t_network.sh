@@ -14,7 +14,10 @@
 
 BB=/bin/busybox
 [ -x "$BB" ] || skip "no $BB (Debian package busybox-static): the host side pings and fetches with it"
-"$VZCTL_BIN" set --help 2>/dev/null | grep -q -- '--ipadd' ||
+# The help is read whole first: grep -q stops at the first match and vzctl,
+# still writing, would die of SIGPIPE, which pipefail takes for "no".
+set_help=$("$VZCTL_BIN" set --help 2>/dev/null)
+grep -q -- '--ipadd' <<<"$set_help" ||
     skip "this vzctl has no 'set --ipadd': VPS networking is not built"
 
 start_vzd
