@@ -46,8 +46,6 @@ std::string console_key(pid_t init) {
     return vps::criu::tty_key(st.st_rdev, st.st_dev);
 }
 
-Result<void> run_criu(const std::vector<std::string>& argv) { return sys::run(argv); }
-
 // What the restore needs to know of the dump besides the images.
 constexpr const char* kManifest = "/vps-dump.json";
 
@@ -173,7 +171,7 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
 
     log("VPS " + id + ": checkpoint into " + dir);
     const auto t0 = std::chrono::steady_clock::now();
-    if (auto r = run_criu(vps::criu::dump_argv(spec)); !r) {
+    if (auto r = sys::run(vps::criu::dump_argv(spec)); !r) {
         const std::string why = criu_reason(dir + "/dump.log", r.error());
         // Keep CRIU's log where the next checkpoint does not trip on it.
         (void)::rename((dir + "/dump.log").c_str(), (layout_.runtime_dir() + "/" + id + ".dump.log").c_str());
