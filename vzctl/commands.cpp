@@ -253,6 +253,8 @@ int run(const Options& o) {
     if (c == "chkpnt") return cmd_checkpoint(o, Op::chkpnt);
     if (c == "restore") return cmd_checkpoint(o, Op::restore);
     if (c == "template") return cmd_template(o);
+    if (c == "migrate") return cmd_migrate(o);
+    if (c == "migrate-in") return cmd_migrate_in(o);
     std::fprintf(stderr, "vzctl: unknown command '%s'\n", c.c_str());
     return 20;
 }

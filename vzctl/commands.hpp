@@ -39,9 +39,23 @@ struct Options {
     std::string dumpfile;    // chkpnt/restore --dumpfile DIR
     // set --userpasswd USER:PASSWORD (or USER: the password from stdin)
     std::vector<std::string> userpasswd;
+    // migrate
+    std::string destination;  // [user@]host
+    bool online = false;
+    bool keep_dst = false;
+    std::string remove_area = "yes";
+    std::string ssh_opts;
+    std::string rsync_opts;
+    int iterations = 2;  // pre-dumps before the freeze (online)
+    // migrate-in (the destination's side): phase and its arguments
+    std::string phase;
+    std::string mode;
 };
 
 int run(const Options& o);
+// migrate.cpp
+int cmd_migrate(const Options& o);
+int cmd_migrate_in(const Options& o);
 
 // Print a daemon's or connection's error as vzctl's one line and return
 // the exit code that goes with it.

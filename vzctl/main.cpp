@@ -143,6 +143,30 @@ int main(int argc, char** argv) {
         c->add_option("--dumpfile", o.dumpfile, "images directory (default <root>/dump/CTID)");
     }
 
+    auto* migrate = app.add_subcommand("migrate", "move a VPS to another host over ssh (as vzmigrate)");
+    migrate->add_option("ctid", o.target, "CTID or name")->required();
+    migrate->add_option("destination", o.destination, "[user@]host: where to, reached with ssh as root")->required();
+    migrate->add_flag("--online", o.online,
+                      "move it running: pre-dumps of its memory while it runs, then a short freeze "
+                      "(CRIU on both hosts)");
+    migrate->add_option("--iterations", o.iterations, "N: pre-dumps before the freeze (online; default 2, 0 = none)");
+    migrate->add_flag("--keep-dst", o.keep_dst, "keep what was copied to the destination when the migration fails");
+    migrate->add_option("--remove-area", o.remove_area,
+                        "yes|no: remove the private area here after the move (default yes; no keeps it and "
+                        "leaves the config as CTID.yaml.migrated)");
+    migrate->add_option("--ssh", o.ssh_opts, "OPTIONS: extra ssh options, e.g. \"-p 2222 -i KEY\"");
+    migrate->add_option("--rsync", o.rsync_opts, "OPTIONS: extra rsync options, e.g. \"--bwlimit=50000\"");
+    migrate->add_flag("--json", o.json, "print the figures (sizes, times, downtime) as JSON");
+
+    // The destination's side of migrate, run there over ssh.
+    auto* migrate_in = app.add_subcommand("migrate-in", "");
+    migrate_in->group("");
+    migrate_in->add_option("ctid", o.target)->required();
+    migrate_in->add_option("--phase", o.phase)->required()->check(CLI::IsMember({"prepare", "commit", "abort"}));
+    migrate_in->add_flag("--online", o.online);
+    migrate_in->add_option("--mode", o.mode);
+    migrate_in->add_option("--dump", o.dumpfile);
+
     auto* stop = app.add_subcommand("stop", "stop a VPS (ask its init, then kill after a timeout)");
     stop->add_option("ctid", o.target, "CTID or name")->required();
     stop->add_flag("--fast", o.fast, "kill at once instead of asking init to stop");

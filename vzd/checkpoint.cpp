@@ -23,6 +23,7 @@
 #include <dirent.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "console.hpp"
@@ -66,9 +67,10 @@ std::string criu_reason(const std::string& log_path, const Error& e) {
 }
 
 // An unprivileged VPS's restored processes read parts of their images
-// themselves, as the VPS's root: the images (a flat directory) become that
-// root's, as the VPS's own data, still unreadable to anyone else.
-Result<void> give_images_to(const std::string& dir, uid_t uid, gid_t gid) {
+// themselves, as the VPS's root: the images (a flat directory, and those of
+// the pre-dumps its "parent" link leads to) become that root's, as the
+// VPS's own data, still unreadable to anyone else.
+Result<void> give_images_to(const std::string& dir, uid_t uid, gid_t gid, int depth = 0) {
     auto fd = sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (!fd) return std::move(fd).error();
     if (::fchown(fd->get(), uid, gid) < 0) return Error::sys("chown", dir);
@@ -83,6 +85,11 @@ Result<void> give_images_to(const std::string& dir, uid_t uid, gid_t gid) {
         }
     }
     ::closedir(d);
+    // CRIU links each dump to its predecessor as "parent"; the chain of a
+    // migration is a handful long.
+    struct stat st {};
+    if (out && depth < 64 && ::stat((dir + "/parent").c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        return give_images_to(dir + "/parent", uid, gid, depth + 1);
     return out;
 }
 
@@ -143,8 +150,14 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
     const std::string dir = dump_dir_for(ctid, args);
     if (dir.empty() || dir[0] != '/')
         return Error::make(Errc::bad_argument, "--dumpfile must be an absolute path, got '" + dir + "'");
+    const bool pre_dump = args.value("pre_dump", false);
+    const std::string parent = str_arg(args, "parent");
+    // CRIU resolves it from the images dir, which may not exist yet.
+    if (!parent.empty() &&
+        !sys::exists((std::filesystem::path(dir) / parent).lexically_normal().string() + "/inventory.img"))
+        return Error::make(Errc::bad_argument, "no pre-dump images in " + parent + " (relative to " + dir + ")");
     auto v = entry(ctid);
-    auto lock = OpLock::take(*v, "chkpnt");
+    auto lock = OpLock::take(*v, pre_dump ? "pre-dump" : "chkpnt");
     if (!lock) return std::move(lock).error();
     pid_t init = 0;
     {
@@ -161,25 +174,36 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
         return Error::make(Errc::chkpnt_failed, "checkpoint of VPS " + id + ": " + e.message() + "; the VPS runs on");
     };
     if (auto r = sys::mkdir_p(dir, 0700); !r) return failed(r.error());
-    // The config as it is now travels with the images.
-    auto conf = sys::read_file(layout_.conf(ctid));
-    if (!conf) return failed(conf.error());
-    if (auto r = sys::write_file_atomic(dir + "/vps.yaml", *conf, 0600); !r) return failed(r.error());
-    const vps::criu::DumpSpec spec{init, dir, console_key(init)};
-    const json manifest{{"ctid", ctid}, {"tty", spec.tty_key}, {"created_at", static_cast<int64_t>(::time(nullptr))}};
-    if (auto r = sys::write_file_atomic(dir + kManifest, manifest.dump() + "\n", 0600); !r) return failed(r.error());
+    vps::criu::DumpSpec spec{init, dir, console_key(init), pre_dump, parent};
+    if (!pre_dump) {
+        // The config as it is now travels with the images.
+        auto conf = sys::read_file(layout_.conf(ctid));
+        if (!conf) return failed(conf.error());
+        if (auto r = sys::write_file_atomic(dir + "/vps.yaml", *conf, 0600); !r) return failed(r.error());
+        const json manifest{
+            {"ctid", ctid}, {"tty", spec.tty_key}, {"created_at", static_cast<int64_t>(::time(nullptr))}};
+        if (auto r = sys::write_file_atomic(dir + kManifest, manifest.dump() + "\n", 0600); !r)
+            return failed(r.error());
+    }
 
-    log("VPS " + id + ": checkpoint into " + dir);
+    const char* what = pre_dump ? "pre-dump" : "dump";
+    log("VPS " + id + ": " + (pre_dump ? "pre-dump of memory into " : "checkpoint into ") + dir);
     const auto t0 = std::chrono::steady_clock::now();
     if (auto r = sys::run(vps::criu::dump_argv(spec)); !r) {
-        const std::string why = criu_reason(dir + "/dump.log", r.error());
+        const std::string log_name = std::string("/") + what + ".log";
+        const std::string why = criu_reason(dir + log_name, r.error());
         // Keep CRIU's log where the next checkpoint does not trip on it.
-        (void)::rename((dir + "/dump.log").c_str(), (layout_.runtime_dir() + "/" + id + ".dump.log").c_str());
+        const std::string kept = layout_.runtime_dir() + "/" + id + "." + what + ".log";
+        (void)::rename((dir + log_name).c_str(), kept.c_str());
         (void)sys::remove_tree(dir);
-        return Error::make(Errc::chkpnt_failed, "checkpoint of VPS " + id + " failed: " + why + " (CRIU log: " +
-                                                    layout_.runtime_dir() + "/" + id + ".dump.log); the VPS runs on");
+        return Error::make(Errc::chkpnt_failed, "checkpoint of VPS " + id + " failed: " + why + " (CRIU log: " + kept +
+                                                    "); the VPS runs on");
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    if (pre_dump) {
+        log("VPS " + id + ": memory pre-dumped in " + std::to_string(ms.count()) + " ms; it runs on");
+        return json{{"ctid", ctid}, {"status", "running"}, {"dumpfile", dir}, {"dump_ms", ms.count()}};
+    }
     // CRIU ended the processes; wait for the watcher to tidy up as after a stop.
     {
         std::unique_lock g(v->m);
@@ -190,12 +214,15 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
 }
 
 Result<json> Daemon::op_restore(uint32_t ctid, const json& args) {
-    const std::string id = std::to_string(ctid);
-    const std::string dir = dump_dir_for(ctid, args);
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "restore");
     if (!lock) return std::move(lock).error();
-    if (is_running(*v)) return Error::make(Errc::running, "VPS " + id + " is already running");
+    return restore_locked(*v, ctid, dump_dir_for(ctid, args));
+}
+
+Result<json> Daemon::restore_locked(Vps& v, uint32_t ctid, const std::string& dir) {
+    const std::string id = std::to_string(ctid);
+    if (is_running(v)) return Error::make(Errc::running, "VPS " + id + " is already running");
     if (!sys::exists(dir + "/inventory.img"))
         return Error::make(Errc::restore_failed, "no checkpoint of VPS " + id + " in " + dir);
     if (auto r = vps::criu::check(); !r)
@@ -259,7 +286,7 @@ Result<json> Daemon::op_restore(uint32_t ctid, const json& args) {
         return fail(Error::make(Errc::restore_failed, "restore of VPS " + id + ": " + r.error().message()));
     }
     for (const auto& n : notes) log("VPS " + id + ": " + n);
-    if (auto r = take_over(*v, pid, std::move(*group), std::move(*plan), std::move(cfg), std::move(*console), *hub); !r)
+    if (auto r = take_over(v, pid, std::move(*group), std::move(*plan), std::move(cfg), std::move(*console), *hub); !r)
         return r.error();
     // The images are spent: the VPS's files have moved on since.
     (void)sys::remove_tree(dir);

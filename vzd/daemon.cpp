@@ -296,7 +296,7 @@ proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& 
             out = with_ctid([&](uint32_t id) { return op_restart(id); });
             break;
         case Op::destroy:
-            out = with_ctid([&](uint32_t id) { return op_destroy(id); });
+            out = with_ctid([&](uint32_t id) { return op_destroy(id, req.args.value("keep_area", false)); });
             break;
         case Op::status:
             out = op_status(req.target);
@@ -334,6 +334,12 @@ proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& 
         case Op::restore:
             out = with_ctid([&](uint32_t id) { return op_restore(id, req.args); });
             break;
+        case Op::migrate_in: {
+            // The VPS does not exist here yet: its target is a CTID.
+            auto id = vps::plan::parse_ctid(req.target);
+            out = id ? op_migrate_in(*id, req.args) : Result<nlohmann::json>(std::move(id).error());
+            break;
+        }
     }
     if (!out) {
         Error e = std::move(out).error();

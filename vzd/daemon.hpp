@@ -94,6 +94,13 @@ private:
     Result<nlohmann::json> op_chkpnt(uint32_t ctid, const nlohmann::json& args);
     Result<nlohmann::json> op_restore(uint32_t ctid, const nlohmann::json& args);
     std::string dump_dir_for(uint32_t ctid, const nlohmann::json& args) const;
+    // The restore itself, with the VPS's op lock held (restore, migrate).
+    Result<nlohmann::json> restore_locked(Vps& v, uint32_t ctid, const std::string& dir);
+    // migrate.cpp: the destination's side of vzctl migrate.
+    Result<nlohmann::json> op_migrate_in(uint32_t ctid, const nlohmann::json& args);
+    Result<nlohmann::json> migrate_commit(Vps& v, uint32_t ctid, const nlohmann::json& args);
+    std::string migrate_staging(uint32_t ctid) const;
+    Result<void> check_incoming(uint32_t ctid, const vps::config::VpsConfig& cfg, bool online);
     // Place an init that runs (restored) as the VPS's: state file, watch,
     // console thread, fd store.
     Result<void> take_over(Vps& v, pid_t pid, std::unique_ptr<cgroups::Group> group, vps::plan::Plan plan,
@@ -110,7 +117,9 @@ private:
     Result<vps::plan::Plan> load_plan(uint32_t ctid, vps::config::VpsConfig* cfg_out = nullptr) const;
     Result<void> reserve_name(const std::string& name, uint32_t ctid);
     void unreserve_name(const std::string& name, uint32_t ctid);
+    Result<std::map<uint32_t, uint32_t>> used_id_ranges(uint32_t ctid) const;
     Result<uint32_t> reserve_id_range(uint32_t ctid);
+    Result<void> claim_id_range(uint32_t base, uint32_t ctid);
     void unreserve_id_range(uint32_t base);
     std::string choose_id_mapping(const vps::config::VpsConfig& cfg) const;
     void adapt_to_init(vps::plan::Plan& plan) const;
@@ -150,7 +159,9 @@ private:
     Result<nlohmann::json> op_start(uint32_t ctid);
     Result<nlohmann::json> op_stop(uint32_t ctid, bool fast);
     Result<nlohmann::json> op_restart(uint32_t ctid);
-    Result<nlohmann::json> op_destroy(uint32_t ctid);
+    // keep_area: what a migration with --remove-area no leaves on the
+    // source: the private area, and the config as <ctid>.yaml.migrated.
+    Result<nlohmann::json> op_destroy(uint32_t ctid, bool keep_area = false);
     Result<nlohmann::json> op_status(const std::string& target);
     Result<nlohmann::json> op_list();
     Result<nlohmann::json> op_ubc(uint32_t ctid);

@@ -175,29 +175,64 @@ Result<void> Daemon::reserve_name(const std::string& name, uint32_t ctid) {
     return vps::ok();
 }
 
-// The first free range of 65536 host ids at or after id_range_start that
-// no other VPS's config holds and no create in progress has reserved.
-Result<uint32_t> Daemon::reserve_id_range(uint32_t ctid) {
+namespace {
+
+// The VPS (or 0: a create or migration in progress) whose range of host ids
+// overlaps the one at base, if any.
+std::optional<uint32_t> overlapping(const std::map<uint32_t, uint32_t>& used, uint64_t base) {
+    constexpr uint64_t size = vps::plan::kIdRangeSize;
+    for (const auto& [u, owner] : used)
+        if (base < u + size && u < base + size) return owner;
+    return std::nullopt;
+}
+
+}  // namespace
+
+// Id ranges in use, each with the VPS that holds it: other VPSes' configs,
+// and creates and migrations in progress (owner 0).
+Result<std::map<uint32_t, uint32_t>> Daemon::used_id_ranges(uint32_t ctid) const {
     auto ctids = layout_.list_ctids();
     if (!ctids) return std::move(ctids).error();
-    std::set<uint32_t> used;
+    std::map<uint32_t, uint32_t> used;
     for (uint32_t other : *ctids) {
         if (other == ctid) continue;
         auto cfg = vps::config::load_vps(layout_.conf(other));
-        if (cfg && cfg->id_base) used.insert(cfg->id_base);
+        if (cfg && cfg->id_base) used.emplace(cfg->id_base, other);
     }
+    return used;
+}
+
+// The first free range of 65536 host ids at or after id_range_start that
+// no other VPS's config holds and no create in progress has reserved.
+Result<uint32_t> Daemon::reserve_id_range(uint32_t ctid) {
+    auto used = used_id_ranges(ctid);
+    if (!used) return std::move(used).error();
     std::lock_guard g(registry_m_);
-    used.insert(reserved_bases_.begin(), reserved_bases_.end());
+    for (uint32_t r : reserved_bases_) used->emplace(r, 0);
     constexpr uint64_t size = vps::plan::kIdRangeSize;
     for (uint64_t base = cfg_.id_range_start; base + size - 1 <= 0xffffffffULL; base += size) {
         // Ranges are handed out on this grid; one that overlaps a used
         // range (a hand-edited id_base) is skipped too.
-        bool overlaps = std::any_of(used.begin(), used.end(), [&](uint32_t u) { return base < u + size && u < base + size; });
-        if (overlaps) continue;
+        if (overlapping(*used, base)) continue;
         reserved_bases_.insert(static_cast<uint32_t>(base));
         return static_cast<uint32_t>(base);
     }
     return Error::make(Errc::system, "no free range of 65536 host ids left for a user namespace");
+}
+
+// The range at base exactly (a VPS arriving with its ids), if free.
+Result<void> Daemon::claim_id_range(uint32_t base, uint32_t ctid) {
+    auto used = used_id_ranges(ctid);
+    if (!used) return std::move(used).error();
+    std::lock_guard g(registry_m_);
+    for (uint32_t r : reserved_bases_) used->emplace(r, 0);
+    if (auto owner = overlapping(*used, base)) {
+        const std::string range = std::to_string(base) + "-" + std::to_string(base + vps::plan::kIdRangeSize - 1);
+        return Error::make(Errc::vps_exists, "host ids " + range + " are used here by " +
+                                                 (*owner ? "VPS " + id_str(*owner) : std::string("a VPS being made")));
+    }
+    reserved_bases_.insert(base);
+    return vps::ok();
 }
 
 void Daemon::unreserve_id_range(uint32_t base) {
@@ -349,13 +384,24 @@ Result<json> Daemon::op_restart(uint32_t ctid) {
     return json{{"ctid", ctid}, {"status", "running"}};
 }
 
-Result<json> Daemon::op_destroy(uint32_t ctid) {
+Result<json> Daemon::op_destroy(uint32_t ctid, bool keep_area) {
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "destroy");
     if (!lock) return std::move(lock).error();
     if (is_running(*v))
         return Error::make(Errc::running, "VPS " + id_str(ctid) + " is running: stop it first");
     auto cfg = vps::config::load_vps(layout_.conf(ctid));
+    if (keep_area) {
+        if (cfg) {
+            std::vector<std::string> ignored;
+            clean_host_side(ctid, vps::plan::build_network(*cfg, ignored));
+        }
+        const std::string kept = layout_.conf(ctid) + ".migrated";
+        if (::rename(layout_.conf(ctid).c_str(), kept.c_str()) < 0) return Error::sys("rename", layout_.conf(ctid));
+        if (cfg && !cfg->name.empty()) unreserve_name(cfg->name, ctid);
+        log("VPS " + id_str(ctid) + " unregistered; its private area stays, its config is " + kept);
+        return json{{"ctid", ctid}, {"status", "deleted"}, {"config", kept}};
+    }
     // Move the private area out of its name first: a crash part-way leaves
     // a ".destroying" directory for the next start to finish, never a VPS
     // with half its files.
@@ -395,6 +441,12 @@ Result<json> Daemon::op_status(const std::string& target) {
         procs = running ? nproc(*v) : 0;
     }
     json out{{"ctid", *id}, {"exist", exists}, {"mounted", running}, {"running", running}, {"numproc", procs}};
+    if (exists) {
+        // Where it lives (OpenVZ's VE_PRIVATE): vzctl migrate copies from here.
+        out["private"] = layout_.private_dir(*id);
+        out["config"] = layout_.conf(*id);
+        out["dumpdir"] = layout_.dump_dir() + "/" + id_str(*id);
+    }
     // Why a stopped VPS is down, when its last start failed.
     if (exists && !running) out.update(start_failure(layout_, *id));
     return out;

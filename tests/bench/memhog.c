@@ -1,6 +1,8 @@
-/* memhog MIB [READY_FILE]: hold MIB mebibytes of dirty (non-zero,
- * incompressible) anonymous memory and sleep; touches READY_FILE once it
- * holds them all. The payload of tests/bench/checkpoint. */
+/* memhog MIB [READY_FILE [DIRTY_MIB_PER_S]]: hold MIB mebibytes of dirty
+ * (non-zero, incompressible) anonymous memory; touches READY_FILE once it
+ * holds them all. Then sleeps, or rewrites DIRTY_MIB_PER_S of it each
+ * second, round the buffer (a working set that keeps changing). The
+ * payload of tests/bench/checkpoint and tests/bench/migrate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -22,5 +24,17 @@ int main(int argc, char** argv) {
         FILE* f = fopen(argv[2], "w");
         if (f) fclose(f);
     }
-    for (;;) pause();
+    size_t rate = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) << 20 : 0;
+    if (rate == 0)
+        for (;;) pause();
+    /* A tenth of the rate every 100 ms. */
+    size_t at = 0, slice = rate / 10;
+    for (;;) {
+        for (size_t i = 0; i < slice; i += sizeof x) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            *(unsigned long*)(p + at) = x;
+            at = (at + sizeof x) % bytes;
+        }
+        usleep(100000);
+    }
 }

@@ -598,6 +598,35 @@ teardown() {
     VZT_ROOT=
 }
 
+# tcp_client ADDR DIR [SOURCE]: in the background, a client on the host
+# that keeps one connection to ADDR:5000 open (from SOURCE, when given): it
+# sends "one" and writes the echo to DIR/first, then waits for DIR/go to
+# send "two" and writes that echo to DIR/second (DIR/error on a failure).
+# Checkpoint and migration tests hold it across a freeze.
+tcp_client() {
+    "$VZT_PY" - "$1" "$2" "${3:-}" <<'PY' &
+import os, socket, sys, time
+addr, d, source = sys.argv[1], sys.argv[2], sys.argv[3]
+def say(name, text):
+    with open(os.path.join(d, name), "w") as f: f.write(text)
+try:
+    s = socket.socket()
+    if source: s.bind((source, 0))
+    s.settimeout(10)
+    s.connect((addr, 5000))
+    s.sendall(b"one\n")
+    say("first", s.recv(100).decode().strip())
+    for _ in range(1800):
+        if os.path.exists(os.path.join(d, "go")): break
+        time.sleep(0.1)
+    s.settimeout(30)
+    s.sendall(b"two\n")
+    say("second", s.recv(100).decode().strip())
+except Exception as e:
+    say("error", repr(e))
+PY
+}
+
 # at_exit CMD...: run CMD when the test ends, after the teardown.
 at_exit() {
     VZT_AT_EXIT+=("$(vzt_q "$@")")

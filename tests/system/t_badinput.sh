@@ -228,6 +228,13 @@ assert_error "$perm_re"
 run as_nobody timeout 30 "$VZCTL_BIN" --socket "$VZT_SOCK" stop 102
 assert_eq 12 "$RC" "vzctl stop 102 as nobody with a world-writable socket"
 assert_error "$perm_re"
+echo "ctid: 150" >"$VZT_TMP/nobody.yaml"
+run as_nobody timeout 30 "$VZCTL_BIN" --socket "$VZT_SOCK" migrate-in 150 --phase prepare <"$VZT_TMP/nobody.yaml"
+assert_eq 12 "$RC" "vzctl migrate-in as nobody with a world-writable socket"
+assert_missing "$R/migrate/150" "staging after a migrate-in from nobody"
+run as_nobody timeout 30 "$VZCTL_BIN" --socket "$VZT_SOCK" migrate 102 root@localhost
+assert_eq 12 "$RC" "vzctl migrate as nobody"
+assert_contains "$ERR" "must run as root" "migrate from nobody"
 # The same, speaking the protocol directly (a client that skips vzctl's own
 # checks): first as root, to prove the request is understood, then as nobody.
 # shellcheck disable=SC2016
@@ -263,6 +270,24 @@ chmod "$root_mode" "$R"
 chmod "$sock_mode" "$VZT_SOCK"
 assert_ok vzctl status 102
 assert_eq "CTID 102 exist mounted running" "$OUT" "102 after refused requests from nobody"
+
+# The destination's side of migrate: what ssh hands it is checked too.
+echo "ctid: 150
+physpages: [unterminated" >"$VZT_TMP/bad.yaml"
+run vzctl migrate-in 150 --phase prepare <"$VZT_TMP/bad.yaml"
+assert_eq 21 "$RC" "migrate-in prepare with a malformed config"
+echo "ctid: 151" >"$VZT_TMP/other.yaml"
+run vzctl migrate-in 150 --phase prepare <"$VZT_TMP/other.yaml"
+assert_eq 21 "$RC" "migrate-in prepare with another VPS's config"
+assert_contains "$ERR" "VPS 151, not of 150" "its reason"
+echo "ctid: 102" >"$VZT_TMP/taken.yaml"
+run vzctl migrate-in 102 --phase prepare <"$VZT_TMP/taken.yaml"
+assert_eq 44 "$RC" "migrate-in prepare of a CTID that exists here"
+assert_exit 20 vzctl migrate-in 150 --phase commit --mode start
+assert_contains "$ERR" "no incoming migration of VPS 150" "commit without prepare"
+assert_exit 20 vzctl migrate-in 150 --phase launch
+assert_missing "$R/migrate/150" "staging after refused migrate-in requests"
+assert_missing "$R/conf/150.yaml" "a config after refused migrate-in requests"
 
 # vzd survived all of it.
 kill -0 "$VZT_VZD_PID" 2>/dev/null || fail "vzd died during the bad-input tests"

@@ -25,29 +25,6 @@ counter() {
 }
 count() { cat "$R/private/$1/count" 2>/dev/null; }
 
-# A client on the host that keeps one connection to ADDR:5000 open: it
-# sends "one" and reads the echo, then waits for $2/go to send "two".
-tcp_client() {
-    "$VZT_PY" - "$1" "$2" <<'PY' &
-import os, socket, sys, time
-addr, d = sys.argv[1], sys.argv[2]
-def say(name, text):
-    with open(os.path.join(d, name), "w") as f: f.write(text)
-try:
-    s = socket.create_connection((addr, 5000), timeout=10)
-    s.sendall(b"one\n")
-    say("first", s.recv(100).decode().strip())
-    for _ in range(1200):
-        if os.path.exists(os.path.join(d, "go")): break
-        time.sleep(0.1)
-    s.settimeout(30)
-    s.sendall(b"two\n")
-    say("second", s.recv(100).decode().strip())
-except Exception as e:
-    say("error", repr(e))
-PY
-}
-
 check_cycle() { # CTID ADDR WHAT
     local id=$1 addr=$2 what=$3 d=$VZT_TMP/tcp$1 before pid_before after
     mkdir -p "$d"

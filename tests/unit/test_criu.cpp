@@ -29,7 +29,7 @@ TEST_CASE("tty keys are CRIU's: rdev and dev in hex") {
 }
 
 TEST_CASE("dump: the whole tree with its network namespace, the console left outside") {
-    const auto argv = dump_argv({1234, "/var/lib/vz/dump/101", "tty[8800:1d]"});
+    const auto argv = dump_argv({1234, "/var/lib/vz/dump/101", "tty[8800:1d]", false, ""});
     CHECK(argv[0] == "criu");
     CHECK(argv[1] == "dump");
     CHECK(after(argv, "--tree") == "1234");
@@ -43,8 +43,34 @@ TEST_CASE("dump: the whole tree with its network namespace, the console left out
     CHECK_FALSE(has(argv, "--leave-running"));
 }
 
+TEST_CASE("pre-dump: memory only, tracked, the VPS runs on") {
+    DumpSpec spec{1234, "/m/1", "tty[8800:1d]", false, ""};
+    spec.pre_dump = true;
+    const auto argv = dump_argv(spec);
+    CHECK(argv[1] == "pre-dump");
+    CHECK(after(argv, "--log-file") == "pre-dump.log");
+    CHECK(has(argv, "--track-mem"));
+    CHECK_FALSE(has(argv, "--prev-images-dir"));
+    spec.dir = "/m/2";
+    spec.parent = "../1";
+    const auto second = dump_argv(spec);
+    CHECK(after(second, "--prev-images-dir") == "../1");
+}
+
+TEST_CASE("a dump after pre-dumps writes only what changed since the last") {
+    DumpSpec spec{1234, "/m/final", "tty[8800:1d]", false, ""};
+    spec.parent = "../2";
+    const auto argv = dump_argv(spec);
+    CHECK(argv[1] == "dump");
+    CHECK(after(argv, "--log-file") == "dump.log");
+    CHECK(has(argv, "--track-mem"));
+    CHECK(after(argv, "--prev-images-dir") == "../2");
+    // Without pre-dumps memory is not tracked at all.
+    CHECK_FALSE(has(dump_argv({1234, "/d", "", false, ""}), "--track-mem"));
+}
+
 TEST_CASE("dump without a console has no tty external") {
-    const auto argv = dump_argv({1, "/d", ""});
+    const auto argv = dump_argv({1, "/d", "", false, ""});
     CHECK(std::none_of(argv.begin(), argv.end(), [](const std::string& a) { return a.rfind("tty[", 0) == 0; }));
 }
 

@@ -40,12 +40,25 @@ TEST_CASE("exit codes are OpenVZ vzctl's") {
     CHECK(exit_code(Errc::no_template) == 91);
     CHECK(exit_code(Errc::system) == 3);
     CHECK(exit_code(Errc::no_daemon) == 3);
+    // vzmigrate's
+    CHECK(exit_code(Errc::cant_connect) == 4);
+    CHECK(exit_code(Errc::copy_failed) == 6);
+}
+
+TEST_CASE("a remote vzctl's exit code tells its kind of failure") {
+    CHECK(errc_from_exit(44) == Errc::vps_exists);
+    CHECK(errc_from_exit(17) == Errc::restore_failed);
+    CHECK(errc_from_exit(43) == Errc::no_such_vps);
+    // 21 is both bad_value and bad_config: the first one stands for both.
+    CHECK(exit_code(errc_from_exit(21)) == 21);
+    CHECK(errc_from_exit(99) == Errc::system);
 }
 
 TEST_CASE("error kinds travel by name") {
     for (Errc c : {Errc::system, Errc::busy, Errc::permission, Errc::bad_argument, Errc::bad_value,
                    Errc::not_running, Errc::running, Errc::no_such_vps, Errc::vps_exists,
-                   Errc::no_template, Errc::bad_config, Errc::protocol, Errc::no_daemon}) {
+                   Errc::no_template, Errc::bad_config, Errc::protocol, Errc::no_daemon, Errc::chkpnt_failed,
+                   Errc::restore_failed, Errc::cant_connect, Errc::copy_failed}) {
         CAPTURE(errc_name(c));
         CHECK(errc_from_name(errc_name(c)) == c);
     }

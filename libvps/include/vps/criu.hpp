@@ -31,6 +31,12 @@ struct DumpSpec {
     pid_t init = 0;
     std::string dir;      // where the images go
     std::string tty_key;  // its console
+    // A pre-dump copies the memory while the VPS runs on (criu pre-dump);
+    // the dump after it then writes only the pages dirtied since.
+    bool pre_dump = false;
+    // The images of the previous pre-dump, relative to dir ("../1"): memory
+    // is tracked (--track-mem) and only what changed since is written.
+    std::string parent;
 };
 std::vector<std::string> dump_argv(const DumpSpec& spec);
 

@@ -33,6 +33,8 @@ enum class Errc {
     no_daemon,      // vzd is not reachable
     chkpnt_failed,  // a checkpoint failed (the VPS runs on)
     restore_failed, // a restore failed (nothing runs)
+    cant_connect,   // migrate: the destination cannot be reached (ssh)
+    copy_failed,    // migrate: copying files to the destination failed
 };
 
 std::string_view errc_name(Errc c);
@@ -40,6 +42,9 @@ Errc errc_from_name(std::string_view name);
 
 // The exit codes of OpenVZ's vzctl(8), which admin scripts test for.
 int exit_code(Errc c);
+// The kind behind an exit code (the first kind that has it): how a vzctl
+// run elsewhere (migrate's destination) failed.
+Errc errc_from_exit(int code);
 
 class Error {
 public:

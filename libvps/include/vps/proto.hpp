@@ -26,7 +26,7 @@ inline constexpr size_t kMaxFds = 4;
 using Json = nlohmann::json;
 
 // Operations, named as vzctl's commands.
-enum class Op { create, start, stop, restart, destroy, status, list, set, exec, enter, ping, ubc, template_build, template_list, stop_all, console, chkpnt, restore };
+enum class Op { create, start, stop, restart, destroy, status, list, set, exec, enter, ping, ubc, template_build, template_list, stop_all, console, chkpnt, restore, migrate_in };
 std::string_view op_name(Op op);
 Result<Op> op_from_name(std::string_view name);
 

@@ -71,6 +71,20 @@ std::optional<uint64_t> process_start_time(pid_t pid);
 // it, and fail with its stderr tail when it exits non-zero.
 Result<void> run(const std::vector<std::string>& argv);
 
+// What a program printed and how it ended; status is its exit code, or
+// 128 + the signal that killed it (as a shell reports it).
+struct Output {
+    int status = 0;
+    std::string out;  // the last `max` bytes of each
+    std::string err;
+};
+// Run a host program with stdin from stdin_path (default /dev/null) and
+// wait for it; fails only when it cannot be started at all.
+Result<Output> run_capture(const std::vector<std::string>& argv, size_t max = 1 << 20,
+                           const std::string& stdin_path = "/dev/null");
+// "exited with status N: <stderr tail>" or "killed by signal N: ...".
+std::string describe_exit(const Output& o);
+
 std::string trim(std::string_view s);
 std::vector<std::string> split(std::string_view s, char sep);
 

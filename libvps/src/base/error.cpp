@@ -13,7 +13,9 @@ struct ErrcInfo {
 };
 
 // Exit codes from OpenVZ vzctl(8) "EXIT STATUS".
-constexpr std::array<ErrcInfo, 15> kErrcs{{
+// cant_connect and copy_failed are vzmigrate's (MIG_ERR_CANT_CONNECT,
+// MIG_ERR_COPY).
+constexpr std::array<ErrcInfo, 17> kErrcs{{
     {Errc::system, "system", 3},
     {Errc::busy, "busy", 9},
     {Errc::permission, "permission", 12},
@@ -29,6 +31,8 @@ constexpr std::array<ErrcInfo, 15> kErrcs{{
     {Errc::no_daemon, "no_daemon", 3},
     {Errc::chkpnt_failed, "chkpnt_failed", 16},
     {Errc::restore_failed, "restore_failed", 17},
+    {Errc::cant_connect, "cant_connect", 4},
+    {Errc::copy_failed, "copy_failed", 6},
 }};
 
 }  // namespace
@@ -42,6 +46,12 @@ std::string_view errc_name(Errc c) {
 Errc errc_from_name(std::string_view name) {
     for (const auto& i : kErrcs)
         if (i.name == name) return i.code;
+    return Errc::system;
+}
+
+Errc errc_from_exit(int code) {
+    for (const auto& i : kErrcs)
+        if (i.exit == code) return i.code;
     return Errc::system;
 }
 

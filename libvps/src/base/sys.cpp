@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -319,34 +320,75 @@ std::optional<uint64_t> process_start_time(pid_t pid) {
     return std::stoull(fields[19]);
 }
 
-Result<void> run(const std::vector<std::string>& argv) {
+namespace {
+
+// Appends what fd has now; false at its end.
+bool drain_into(int fd, std::string& into, size_t max) {
+    char buf[8192];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) return errno == EINTR || errno == EAGAIN;
+    if (n == 0) return false;
+    into.append(buf, static_cast<size_t>(n));
+    if (into.size() > max) into.erase(0, into.size() - max);
+    return true;
+}
+
+}  // namespace
+
+Result<Output> run_capture(const std::vector<std::string>& argv, size_t max, const std::string& stdin_path) {
+    auto in = open(stdin_path, O_RDONLY | O_CLOEXEC);
+    if (!in) return std::move(in).error();
+    auto outpipe = pipe();
+    if (!outpipe) return std::move(outpipe).error();
     auto errpipe = pipe();
     if (!errpipe) return std::move(errpipe).error();
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
     pid_t pid = ::fork();
     if (pid < 0) return Error::sys("fork", argv[0]);
     if (pid == 0) {
-        int devnull = ::open("/dev/null", O_RDWR);
-        ::dup2(devnull, 0);
-        ::dup2(devnull, 1);
+        ::dup2(in->get(), 0);
+        ::dup2(outpipe->second.get(), 1);
         ::dup2(errpipe->second.get(), 2);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
         ::execvp(args[0], args.data());
         ::_exit(127);
     }
+    outpipe->second.reset();
     errpipe->second.reset();
-    auto err = read_fd(errpipe->first.ref(), 1 << 20);
+    Output o;
+    pollfd fds[2] = {{outpipe->first.get(), POLLIN, 0}, {errpipe->first.get(), POLLIN, 0}};
+    std::string* into[2] = {&o.out, &o.err};
+    while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < 2; ++i)
+            if (fds[i].fd >= 0 && fds[i].revents && !drain_into(fds[i].fd, *into[i], max)) fds[i].fd = -1;
+    }
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return ok();
-    std::string tail = err ? trim(*err) : std::string();
+    o.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (o.status == 127 && o.err.empty()) return Error::sys("exec", argv[0], ENOENT);
+    return o;
+}
+
+std::string describe_exit(const Output& o) {
+    std::string tail = trim(o.err);
     if (tail.size() > 400) tail = "..." + tail.substr(tail.size() - 400);
-    std::string why = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                        : "killed by signal " + std::to_string(WTERMSIG(status));
+    std::string why = o.status < 128 ? "exited with status " + std::to_string(o.status)
+                                     : "killed by signal " + std::to_string(o.status - 128);
     if (!tail.empty()) why += ": " + tail;
-    return Error(Errc::system, argv[0], {}, 0, why);
+    return why;
+}
+
+Result<void> run(const std::vector<std::string>& argv) {
+    auto o = run_capture(argv);
+    if (!o) return std::move(o).error();
+    if (o->status == 0) return ok();
+    return Error(Errc::system, argv[0], {}, 0, describe_exit(*o));
 }
 
 std::string trim(std::string_view s) {

@@ -31,9 +31,17 @@ std::string tty_key(dev_t rdev, dev_t dev) {
 }
 
 std::vector<std::string> dump_argv(const DumpSpec& spec) {
-    std::vector<std::string> argv = {"criu", "dump", "--tree", std::to_string(spec.init), "--images-dir", spec.dir,
-                                     "--log-file", "dump.log", "-v4"};
+    const char* action = spec.pre_dump ? "pre-dump" : "dump";
+    std::vector<std::string> argv = {"criu", action, "--tree", std::to_string(spec.init), "--images-dir", spec.dir,
+                                     "--log-file", std::string(action) + ".log", "-v4"};
     argv.insert(argv.end(), common().begin(), common().end());
+    // Memory is tracked from the first pre-dump on, so that each later
+    // pass (and the final dump) writes only the pages dirtied since.
+    if (spec.pre_dump || !spec.parent.empty()) argv.push_back("--track-mem");
+    if (!spec.parent.empty()) {
+        argv.push_back("--prev-images-dir");
+        argv.push_back(spec.parent);
+    }
     if (!spec.tty_key.empty()) {
         argv.push_back("--external");
         argv.push_back(spec.tty_key);

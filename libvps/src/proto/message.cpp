@@ -8,7 +8,7 @@
 namespace vps::proto {
 namespace {
 
-constexpr std::array<std::pair<Op, std::string_view>, 18> kOps{{
+constexpr std::array<std::pair<Op, std::string_view>, 19> kOps{{
     {Op::create, "create"},
     {Op::start, "start"},
     {Op::stop, "stop"},
@@ -27,6 +27,7 @@ constexpr std::array<std::pair<Op, std::string_view>, 18> kOps{{
     {Op::console, "console"},
     {Op::chkpnt, "chkpnt"},
     {Op::restore, "restore"},
+    {Op::migrate_in, "migrate_in"},
 }};
 
 Error protocol_error(std::string detail) { return Error::make(Errc::protocol, std::move(detail)); }
