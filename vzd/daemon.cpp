@@ -269,8 +269,8 @@ void Daemon::serve(vps::Fd conn) {
     if (req->op != proto::Op::enter || !resp.ok) reply(conn.ref(), resp);
 }
 
-proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& fds,
-                               const Peer& peer, vps::FdRef conn) {
+Result<nlohmann::json> Daemon::dispatch(const proto::Request& req, std::vector<vps::Fd>& fds, const Peer& peer,
+                                        vps::FdRef conn) {
     using proto::Op;
     Result<nlohmann::json> out = nlohmann::json::object();
     auto with_ctid = [&](auto&& fn) -> Result<nlohmann::json> {
@@ -340,6 +340,20 @@ proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& 
             out = id ? op_migrate_in(*id, req.args) : Result<nlohmann::json>(std::move(id).error());
             break;
         }
+    }
+    return out;
+}
+
+proto::Response Daemon::handle(const proto::Request& req, std::vector<vps::Fd>& fds,
+                               const Peer& peer, vps::FdRef conn) {
+    using proto::Op;
+    Result<nlohmann::json> out = nlohmann::json::object();
+    // An argument of the wrong JSON type (a string where a flag belongs)
+    // makes nlohmann::json throw; it is the client's error, never vzd's end.
+    try {
+        out = dispatch(req, fds, peer, conn);
+    } catch (const nlohmann::json::exception& e) {
+        out = Error::make(Errc::protocol, "malformed arguments for " + std::string(proto::op_name(req.op)) + ": " + e.what());
     }
     if (!out) {
         Error e = std::move(out).error();

@@ -108,6 +108,8 @@ private:
     void serve(vps::Fd conn);
     vps::proto::Response handle(const vps::proto::Request& req, std::vector<vps::Fd>& fds,
                                 const Peer& peer, vps::FdRef conn);
+    Result<nlohmann::json> dispatch(const vps::proto::Request& req, std::vector<vps::Fd>& fds, const Peer& peer,
+                                    vps::FdRef conn);
     Result<void> authorize(const Peer& peer) const;
 
     // Registry.

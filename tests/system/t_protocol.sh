@@ -32,6 +32,12 @@ elif mode == "op":
     s.sendall(frame({"version": 1, "op": "format-disk", "target": "101", "args": {}}))
 elif mode == "types":
     s.sendall(frame({"version": 1, "op": "set", "target": "101", "args": {"params": {"numproc": 5}}}))
+elif mode == "flagtype":
+    s.sendall(frame({"version": 1, "op": "stop", "target": "101", "args": {"fast": "yes"}}))
+elif mode == "argstype":
+    s.sendall(frame({"version": 1, "op": "chkpnt", "target": "101", "args": {"pre_dump": [1], "dumpfile": 7}}))
+elif mode == "migtype":
+    s.sendall(frame({"version": 1, "op": "migrate_in", "target": "150", "args": {"phase": "prepare", "online": "x", "config": {}}}))
 elif mode == "silent":
     pass
 t0 = time.time()
@@ -72,6 +78,12 @@ assert_match "$OUT" '^error bad_argument: .*format-disk' "answer to an unknown o
 answer types
 assert_match "$OUT" "^error protocol: .*numproc" "answer to a number where a string belongs"
 assert_not_contains "$(cat "$VZT_ROOT/conf/101.yaml")" "numproc" "a malformed set changed nothing"
+# A flag that is not a boolean, arguments of the wrong JSON type.
+for mode in flagtype argstype migtype; do
+    answer "$mode"
+    assert_match "$OUT" "^error (protocol|bad_argument|not_running|bad_config): " "answer to $mode"
+    kill -0 "$VZT_VZD_PID" 2>/dev/null || fatal "vzd died on a request with wrongly typed arguments ($mode)"
+done
 
 # A client that never sends is dropped after vzd's request timeout (10 s),
 # and other clients are served meanwhile.
