@@ -56,6 +56,19 @@ TEST_CASE("malformed YAML names the file and the line") {
     CHECK(error_of(tab).find("/var/lib/vz/conf/101.yaml: line 3: ") == 0);
 }
 
+TEST_CASE("malformed texts that yaml-cpp loops on are errors, not hangs") {
+    // LoadAll finds endless empty documents in a lone comma.
+    for (const char* text : {",", ",\n,", "ctid: 7\n---\n,"}) {
+        CAPTURE(text);
+        auto r = parse_vps(text, kOrigin);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code() == Errc::bad_config);
+    }
+    auto two = parse_vps("ctid: 7\n---\nctid: 8\n", kOrigin);
+    REQUIRE_FALSE(two);
+    CHECK(error_of(two).find("line 2: more than one YAML document") != std::string::npos);
+}
+
 TEST_CASE("an unknown key names the key, the file and the line") {
     auto r = parse_vps("ctid: 101\nname: web\nhostnme: x\n", kOrigin);
     REQUIRE_FALSE(r);

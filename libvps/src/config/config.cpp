@@ -3,10 +3,13 @@
 // Errc::bad_config errors naming the file and line.
 #include "vps/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include "vps/params.hpp"
 #include "vps/plan.hpp"
@@ -41,25 +44,53 @@ std::string kind(const YAML::Node& n) {
     }
 }
 
+// Where the second document of a YAML text starts, if it has one. Not
+// YAML::LoadAll: on some malformed texts (a lone ",") yaml-cpp 0.7 finds
+// an endless run of empty documents there, and LoadAll never returns.
+struct DocumentMarks : YAML::EventHandler {
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
+std::optional<YAML::Mark> second_document(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentMarks marks;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(marks); ++i) {
+    }
+    if (marks.starts.size() < 2) return std::nullopt;
+    return marks.starts[1];
+}
+
 // The one document of a config file, which must be a mapping. An empty
 // file is an empty mapping where every key is optional (allow_empty).
 Result<YAML::Node> load_document(std::string_view yaml, std::string_view origin, bool allow_empty) {
-    std::vector<YAML::Node> docs;
+    const std::string text(yaml);
+    YAML::Node doc;
+    std::optional<YAML::Mark> second;
     try {
-        docs = YAML::LoadAll(std::string(yaml));
+        doc = YAML::Load(text);
+        second = second_document(text);
     } catch (const YAML::Exception& e) {
         return config_error(origin, e.mark, e.msg);
     }
-    if (docs.size() > 1) return config_error(origin, docs[1].Mark(), "more than one YAML document");
-    if (docs.empty() || docs[0].IsNull()) {
-        if (allow_empty) return YAML::Node(YAML::NodeType::Map);
+    if (doc.IsNull()) {
+        if (allow_empty && !second) return YAML::Node(YAML::NodeType::Map);
         return Error::make(Errc::bad_config,
                            std::string(origin) + ": empty file (expected a mapping of key: value)");
     }
-    if (!docs[0].IsMap())
-        return config_error(origin, docs[0].Mark(),
-                            "expected a mapping of key: value, not a " + kind(docs[0]));
-    return docs[0];
+    if (!doc.IsMap())
+        return config_error(origin, doc.Mark(), "expected a mapping of key: value, not a " + kind(doc));
+    if (second) return config_error(origin, *second, "more than one YAML document");
+    return doc;
 }
 
 struct Entry {

@@ -178,7 +178,8 @@ Error decode_error(const Json& j) {
 Result<Json> parse_json(std::string_view payload) {
     try {
         return Json::parse(payload);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
+        // parse_error, and out_of_range for a number too large for any type.
         // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
         std::string what = e.what();
         auto close = what.find("] ");
