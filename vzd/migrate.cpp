@@ -76,6 +76,10 @@ Result<json> Daemon::op_migrate_in(uint32_t ctid, const json& args) {
     for (const std::string& d : {layout_.root() + "/migrate", staging, staging + "/dump"})
         if (auto r = sys::mkdir_p(d, 0711); !r) return std::move(r).error();
     if (auto r = sys::mkdir_p(staging + "/private", 0700); !r) return std::move(r).error();
+    // Its project (diskspace quota) now: the files copied in inherit it,
+    // and the commit, in the downtime of an online migration, need not
+    // walk them.
+    if (auto r = tag_private_area(staging + "/private", ctid); !r) return std::move(r).error();
     if (auto r = sys::write_file_atomic(staging + "/vps.yaml", text, 0600); !r) return std::move(r).error();
     log("VPS " + id_str(ctid) + ": incoming migration, staging in " + staging);
     return json{{"ctid", ctid}, {"dir", staging}};
@@ -150,7 +154,6 @@ Result<json> Daemon::migrate_commit(Vps& v, uint32_t ctid, const json& args) {
                                      std::string(::strerror(errno)));
         return e;
     };
-    if (auto r = tag_private_area(priv, ctid); !r) return undo(std::move(r).error());
     if (auto r = vps::config::save_vps(layout_.conf(ctid), *cfg); !r) return undo(std::move(r).error());
     json out{{"ctid", ctid}, {"status", mode == "stopped" ? "stopped" : "running"}};
     if (mode == "restore") {

@@ -105,6 +105,14 @@ assert_contains "$(dst_vzctl status 101)" running "VPS 101 on the destination"
 assert_missing "$D/migrate/101" "the destination's staging after the migration"
 goes_on_from "$D/private/101" "$before" "VPS 101 on the destination"
 counts_on "$D/private/101" "VPS 101 on the destination"
+# Its files count against its diskspace there (project quota id = CTID),
+# where the storage has project quotas.
+project_of() { lsattr -pd "$1" 2>/dev/null | awk '{ print $1 }'; }
+if [ "$(project_of "$D/private")" != "" ] && grep -q "project quotas on $D/private" "$dst_work/vzd.log"; then
+    assert_eq 101 "$(project_of "$D/private/101/etc/inittab")" "project id of a file copied to the destination"
+else
+    note_skip "no project quotas on the destination's storage"
+fi
 limit=$(dst_vzctl ubc 101 | awk '$1 == "numproc" { print $5 }')
 assert_eq 100 "$limit" "numproc limit of VPS 101 on the destination"
 # The network learns where the VPS went (an upstream router would).

@@ -1,6 +1,7 @@
 #include "vps/idmap.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
 #include <sys/syscall.h>
@@ -23,9 +24,11 @@ std::string map_text(const std::vector<plan::IdMap>& map) {
 }
 
 // Waits for the map-holding child on every path out of make_userns.
+// Ends and reaps the child that holds a user namespace open, on every path.
 struct Reaper {
     pid_t pid;
     ~Reaper() {
+        ::kill(pid, SIGKILL);
         int status = 0;
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
@@ -48,26 +51,22 @@ Result<void> write_maps(pid_t pid, const std::vector<plan::IdMap>& uid_map, cons
 }
 
 Result<Fd> make_userns(const std::vector<plan::IdMap>& uid_map, const std::vector<plan::IdMap>& gid_map) {
-    auto hold = sys::pipe();
-    if (!hold) return std::move(hold).error();
     auto cloned = ns::clone3(CLONE_NEWUSER, std::nullopt);
     if (!cloned) return std::move(cloned).error();
     if (cloned->pid == 0) {
-        // Only syscalls here (a clone of a multi-threaded process): wait
-        // until the parent has what it needs, then go.
-        char c;
-        hold->second.reset();
-        (void)!::read(hold->first.get(), &c, 1);
-        ::_exit(0);
+        // Only syscalls here (a clone of a multi-threaded process): live
+        // until the parent, done with the namespace, kills this child.
+        // Not a wait for EOF on a pipe: a clone made at the same time by
+        // another thread of vzd inherits the pipe's write end, and the two
+        // children then wait for each other for ever.
+        for (;;) ::pause();
     }
     Reaper reaper{cloned->pid};
     Fd pidfd(cloned->pidfd);
-    hold->first.reset();
     if (auto r = write_maps(cloned->pid, uid_map, gid_map); !r) return std::move(r).error();
     const std::string path = "/proc/" + std::to_string(cloned->pid) + "/ns/user";
     Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!ns) return Error::sys("open", path);
-    hold->second.reset();  // the child reads EOF and exits
     return ns;
 }
 

@@ -32,6 +32,7 @@
 #include "caps/caps.hpp"
 #include "ns/ns.hpp"
 #include "rootfs/rootfs.hpp"
+#include "runtime/join.hpp"
 #include "seccomp/filter.hpp"
 #include "vps/idmap.hpp"
 #include "vps/runtime.hpp"
@@ -88,8 +89,7 @@ struct ChildSpec {
     if (::read(s.go_fd, &go, 1) != 1) ::_exit(127);  // parent gave up
     // The parent has written the id maps: become the VPS's root (until now
     // this process was the host's root, an unmapped id in its own namespace).
-    if (s.userns && (::setresgid(0, 0, 0) < 0 || ::setgroups(0, nullptr) < 0 || ::setresuid(0, 0, 0) < 0))
-        child_fail(s, Stage::ids, 0);
+    if (s.userns && become_userns_root() < 0) child_fail(s, Stage::ids, 0);
     if (::unshare(CLONE_NEWCGROUP) < 0) child_fail(s, Stage::cgroup_ns, 0);
     int failed = rootfs::run_steps(s.steps.data(), s.steps.size());
     if (failed >= 0) child_fail(s, Stage::rootfs, failed);
