@@ -28,6 +28,7 @@
 
 #include "console.hpp"
 #include "daemon.hpp"
+#include "vps/crash.hpp"
 #include "vps/criu.hpp"
 #include "vps/idmap.hpp"
 #include "vps/net.hpp"
@@ -168,8 +169,14 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
     if (sys::exists(dir + "/inventory.img"))
         return Error::make(Errc::vps_exists, "a checkpoint of VPS " + id + " is in " + dir +
                                                  " already: restore it, or remove it first");
+    // What a failed dump removes must be its own: never a directory that
+    // held anything else.
+    if (auto present = sys::list_dir(dir); present && !present->empty())
+        return Error::make(Errc::bad_argument, "--dumpfile " + dir + " is not empty: give a new or empty directory");
     if (auto r = vps::criu::check(); !r)
         return Error::make(Errc::chkpnt_failed, "checkpoint of VPS " + id + ": " + r.error().message());
+    auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::chkpnt, dir);
+    if (!record) return std::move(record).error();
     auto failed = [&](const Error& e) {
         return Error::make(Errc::chkpnt_failed, "checkpoint of VPS " + id + ": " + e.message() + "; the VPS runs on");
     };
@@ -186,6 +193,7 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
             return failed(r.error());
     }
 
+    vps::crash::at("chkpnt.prepared");
     const char* what = pre_dump ? "pre-dump" : "dump";
     log("VPS " + id + ": " + (pre_dump ? "pre-dump of memory into " : "checkpoint into ") + dir);
     const auto t0 = std::chrono::steady_clock::now();
@@ -200,6 +208,7 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
                                                     "); the VPS runs on");
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    vps::crash::at("chkpnt.dumped");
     if (pre_dump) {
         log("VPS " + id + ": memory pre-dumped in " + std::to_string(ms.count()) + " ms; it runs on");
         return json{{"ctid", ctid}, {"status", "running"}, {"dumpfile", dir}, {"dump_ms", ms.count()}};
@@ -217,6 +226,8 @@ Result<json> Daemon::op_restore(uint32_t ctid, const json& args) {
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "restore");
     if (!lock) return std::move(lock).error();
+    auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::restore);
+    if (!record) return std::move(record).error();
     return restore_locked(*v, ctid, dump_dir_for(ctid, args));
 }
 
@@ -237,6 +248,7 @@ Result<json> Daemon::restore_locked(Vps& v, uint32_t ctid, const std::string& di
     if (auto r = apply_disk_quota(*plan); !r) return std::move(r).error();
     auto group = prepare_group(*plan);
     if (!group) return std::move(group).error();
+    vps::crash::at("restore.group");
     auto fail = [&](Error e) -> Error {
         discard_group(**group);
         clean_host_side(ctid, plan->net);
@@ -280,6 +292,7 @@ Result<json> Daemon::restore_locked(Vps& v, uint32_t ctid, const std::string& di
         return fail(Error::make(Errc::restore_failed, "restore of VPS " + id + " failed: " + why + " (CRIU log: " +
                                                           dir + "/restore.log)"));
     }
+    vps::crash::at("restore.restored");
     std::vector<std::string> notes;
     if (auto r = vps::net::wire_host_side(plan->net, &notes); !r) {
         ::kill(pid, SIGKILL);

@@ -148,6 +148,7 @@ Result<void> Daemon::init() {
     }
     if (serving_) stored_fds_ = take_stored_fds();
     adopt_running();
+    recover_interrupted();
     // Kept for VPSes that are gone: systemd need not keep them any longer.
     for (const auto& [name, fd] : stored_fds_) sd_notify("FDSTOREREMOVE=1\nFDNAME=" + name);
     stored_fds_.clear();

@@ -16,10 +16,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "cgroups/backend.hpp"
 #include "vps/config.hpp"
 #include "vps/fd.hpp"
+#include "vps/intent.hpp"
 #include "vps/plan.hpp"
 #include "vps/proto.hpp"
 #include "vps/runtime.hpp"
@@ -88,6 +90,12 @@ private:
     Result<void> init();
     bool serving_ = true;  // false for vzd --stop-all: no socket, no onboot, no new scope
     void adopt_running();
+    // recover.cpp: finish or undo what a vzd that died left half done.
+    void recover_interrupted();
+    Result<void> recovery_step(const vps::intent::Record& r, vps::intent::Step step);
+    // Kill what is left in a VPS's cgroup, remove it, its host-side
+    // network and state file.
+    void clear_run(uint32_t ctid);
     void adopt_console(Vps& v);
     Result<std::unique_ptr<cgroups::Group>> prepare_group(const vps::plan::Plan& plan);
     // checkpoint.cpp: CRIU.
@@ -225,6 +233,24 @@ public:
 private:
     explicit OpLock(Vps* v) : v_(v) {}
     Vps* v_;
+};
+
+// The on-disk record of an operation under way on one VPS (vps/intent.hpp),
+// written before its first change and removed, durably, when it ends.
+class IntentRecord {
+public:
+    static Result<IntentRecord> write(const vps::storage::Layout& layout, uint32_t ctid, vps::intent::Op op,
+                                      std::string images = {});
+    IntentRecord(IntentRecord&& o) noexcept : path_(std::exchange(o.path_, {})), dir_(std::move(o.dir_)) {}
+    IntentRecord(const IntentRecord&) = delete;
+    IntentRecord& operator=(const IntentRecord&) = delete;
+    IntentRecord& operator=(IntentRecord&&) = delete;
+    ~IntentRecord();
+
+private:
+    IntentRecord(std::string path, std::string dir) : path_(std::move(path)), dir_(std::move(dir)) {}
+    std::string path_;
+    std::string dir_;
 };
 
 // syslog priorities, as journald reads them.

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "daemon.hpp"
+#include "vps/crash.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"vzd - the daemon that owns every VPS of a storage root", "vzd"};
@@ -15,6 +16,9 @@ int main(int argc, char** argv) {
     app.add_flag("--stop-all", opts.stop_all,
                  "stop every running VPS of the root and exit (host shutdown: vz.service); "
                  "the next boot starts them again");
+    bool crash_points = false;
+    app.add_flag("--crash-points", crash_points,
+                 "list the crash points VZD_CRASH_AT can name (for crash-consistency tests) and exit");
     bool keeper = false;
     // Internal: the process that holds vzd's systemd scope (see vzd(8)).
     app.add_flag("--cgroup-keeper", keeper)->group("");
@@ -24,7 +28,13 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 20;
     }
+    if (crash_points) {
+        for (const auto& p : vps::crash::points())
+            std::printf("%-18s %s\n", std::string(p.name).c_str(), std::string(p.what).c_str());
+        return 0;
+    }
     if (keeper) return vzd::run_cgroup_keeper();
+    vps::crash::arm_from_environment();
     if (opts.stop_all) {
         signal(SIGPIPE, SIG_IGN);
         return vzd::run_stop_all(opts);

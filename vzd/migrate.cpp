@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "daemon.hpp"
+#include "vps/crash.hpp"
 #include "vps/criu.hpp"
 #include "vps/sys.hpp"
 
@@ -56,7 +57,11 @@ Result<json> Daemon::op_migrate_in(uint32_t ctid, const json& args) {
     if (sys::exists(layout_.private_dir(ctid)))
         return Error::make(Errc::vps_exists, "private area " + layout_.private_dir(ctid) +
                                                  " exists on the destination already");
-    if (phase == "commit") return migrate_commit(*v, ctid, args);
+    if (phase == "commit") {
+        auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::migrate_commit);
+        if (!record) return std::move(record).error();
+        return migrate_commit(*v, ctid, args);
+    }
 
     const bool online = args.value("online", false);
     if (online)
@@ -68,6 +73,8 @@ Result<json> Daemon::op_migrate_in(uint32_t ctid, const json& args) {
     auto cfg = vps::config::parse_vps(text, "the config of VPS " + id_str(ctid) + " from the source");
     if (!cfg) return std::move(cfg).error();
     if (auto r = check_incoming(ctid, *cfg, online); !r) return std::move(r).error();
+    auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::migrate_prepare);
+    if (!record) return std::move(record).error();
     // What an earlier migration of this CTID left behind (its client died)
     // is no VPS yet: it makes way for this one.
     if (auto r = sys::remove_tree(staging); !r) return std::move(r).error();
@@ -81,6 +88,7 @@ Result<json> Daemon::op_migrate_in(uint32_t ctid, const json& args) {
     // walk them.
     if (auto r = tag_private_area(staging + "/private", ctid); !r) return std::move(r).error();
     if (auto r = sys::write_file_atomic(staging + "/vps.yaml", text, 0600); !r) return std::move(r).error();
+    vps::crash::at("migrate.prepared");
     log("VPS " + id_str(ctid) + ": incoming migration, staging in " + staging);
     return json{{"ctid", ctid}, {"dir", staging}};
 }
@@ -154,7 +162,9 @@ Result<json> Daemon::migrate_commit(Vps& v, uint32_t ctid, const json& args) {
                                      std::string(::strerror(errno)));
         return e;
     };
+    vps::crash::at("migrate.moved");
     if (auto r = vps::config::save_vps(layout_.conf(ctid), *cfg); !r) return undo(std::move(r).error());
+    vps::crash::at("migrate.saved");
     json out{{"ctid", ctid}, {"status", mode == "stopped" ? "stopped" : "running"}};
     if (mode == "restore") {
         auto r = restore_locked(v, ctid, dump);
@@ -164,6 +174,7 @@ Result<json> Daemon::migrate_commit(Vps& v, uint32_t ctid, const json& args) {
         if (auto r = start_locked(v); !r) return undo(std::move(r).error().with_context("start " + id));
     }
     release_name.dismiss();
+    vps::crash::at("migrate.committed");
     (void)sys::remove_tree(staging);
     log("VPS " + id + " migrated in (" + mode + ")");
     return out;

@@ -8,6 +8,7 @@
 
 #include "console.hpp"
 #include "daemon.hpp"
+#include "vps/crash.hpp"
 #include "vps/idmap.hpp"
 #include "vps/guestfs.hpp"
 #include "vps/net.hpp"
@@ -302,6 +303,8 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
     if (auto r = check_network(*id, plan->net, nullptr); !r) return std::move(r).error();
     auto tarball = layout_.find_template(cfg.ostemplate);
     if (!tarball) return std::move(tarball).error();
+    auto record = IntentRecord::write(layout_, *id, vps::intent::Op::create);
+    if (!record) return std::move(record).error();
     // Reserve the name before the slow unpack so that two creates cannot
     // both take it; give it back if the create fails.
     if (auto r = reserve_name(cfg.name, *id); !r) return std::move(r).error();
@@ -314,10 +317,12 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
         cfg.id_mapping = choose_id_mapping(cfg);
     }
     ScopeExit release_ids([&] { unreserve_id_range(cfg.id_base); });
+    vps::crash::at("create.reserved");
     auto tag = [&](const std::string& dir) { return tag_private_area(dir, *id); };
     const uint32_t shift = cfg.id_mapping == "shift" ? cfg.id_base : 0;
     if (auto r = vps::storage::unpack_template(*tarball, layout_.private_dir(*id), tag, shift); !r)
         return std::move(r).error();
+    vps::crash::at("create.unpacked");
     if (auto r = give_machine_id(layout_.private_dir(*id)); !r) {
         (void)sys::remove_tree(layout_.private_dir(*id));
         return std::move(r).error().with_context("machine-id");
@@ -327,6 +332,7 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
         return std::move(r).error();
     }
     release_name.dismiss();
+    vps::crash::at("create.saved");
     log("VPS " + id_str(*id) + " created from template " + cfg.ostemplate);
     json out{{"ctid", *id}, {"private", layout_.private_dir(*id)}};
     auto w = warnings_for(*plan);
@@ -358,6 +364,8 @@ Result<json> Daemon::op_start(uint32_t ctid) {
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "start");
     if (!lock) return std::move(lock).error();
+    auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::start);
+    if (!record) return std::move(record).error();
     if (auto r = start_locked(*v); !r) return std::move(r).error().with_context("start " + id_str(ctid));
     json out{{"ctid", ctid}, {"status", "running"}};
     std::lock_guard g(v->m);
@@ -369,6 +377,8 @@ Result<json> Daemon::op_stop(uint32_t ctid, bool fast) {
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "stop");
     if (!lock) return std::move(lock).error();
+    auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::stop);
+    if (!record) return std::move(record).error();
     if (auto r = stop_locked(*v, fast); !r) return std::move(r).error();
     return json{{"ctid", ctid}, {"status", "stopped"}};
 }
@@ -377,6 +387,8 @@ Result<json> Daemon::op_restart(uint32_t ctid) {
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "restart");
     if (!lock) return std::move(lock).error();
+    auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::restart);
+    if (!record) return std::move(record).error();
     if (is_running(*v)) {
         if (auto r = stop_locked(*v, false); !r) return std::move(r).error();
     }
@@ -390,6 +402,8 @@ Result<json> Daemon::op_destroy(uint32_t ctid, bool keep_area) {
     if (!lock) return std::move(lock).error();
     if (is_running(*v))
         return Error::make(Errc::running, "VPS " + id_str(ctid) + " is running: stop it first");
+    auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::destroy);
+    if (!record) return std::move(record).error();
     auto cfg = vps::config::load_vps(layout_.conf(ctid));
     if (keep_area) {
         if (cfg) {
@@ -409,11 +423,13 @@ Result<json> Daemon::op_destroy(uint32_t ctid, bool keep_area) {
     const std::string doomed = priv + ".destroying";
     if (sys::exists(priv) && ::rename(priv.c_str(), doomed.c_str()) < 0)
         return Error::sys("rename", priv);
+    vps::crash::at("destroy.renamed");
     if (cfg) {
         std::vector<std::string> ignored;
         clean_host_side(ctid, vps::plan::build_network(*cfg, ignored));
     }
     if (auto r = sys::unlink(layout_.conf(ctid)); !r) return std::move(r).error();
+    vps::crash::at("destroy.unlinked");
     if (auto r = sys::remove_tree(doomed); !r) return std::move(r).error();
     ::rmdir(layout_.root_dir(ctid).c_str());
     (void)sys::unlink(layout_.start_failure(ctid));
@@ -500,6 +516,8 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args_in) {
     auto v = entry(ctid);
     auto lock = OpLock::take(*v, "set");
     if (!lock) return std::move(lock).error();
+    auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::set);
+    if (!record) return std::move(record).error();
     auto disk = vps::config::load_vps(layout_.conf(ctid));
     if (!disk) return std::move(disk).error();
     vps::config::VpsConfig live = *disk;
@@ -548,6 +566,7 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args_in) {
             out["applied"] = true;
         }
     }
+    if (running) vps::crash::at("set.applied");
     if (save) {
         if (auto r = vps::config::save_vps(layout_.conf(ctid), running ? *disk : live); !r)
             return std::move(r).error();

@@ -14,6 +14,7 @@
 
 #include "console.hpp"
 #include "daemon.hpp"
+#include "vps/crash.hpp"
 #include "vps/net.hpp"
 #include "vps/runtime.hpp"
 #include "vps/sys.hpp"
@@ -151,6 +152,7 @@ Result<void> Daemon::start_locked(Vps& v) {
     if (auto r = apply_disk_quota(*plan); !r) return r;
     auto group = prepare_group(*plan);
     if (!group) return std::move(group).error();
+    vps::crash::at("start.group");
     auto console = console_for(*plan);
     auto hub = ConsoleHub::create();
     if (!console || !hub) {
@@ -160,7 +162,11 @@ Result<void> Daemon::start_locked(Vps& v) {
     (void)sys::write_file_atomic(layout_.console_log(id), "", 0600);  // a fresh log per start
     const vps::plan::Network& net = plan->net;
     std::vector<std::string> notes;
-    auto wire = [&net, &notes](pid_t pid) { return vps::net::setup(net, pid, &notes); };
+    auto wire = [&net, &notes](pid_t pid) {
+        auto r = vps::net::setup(net, pid, &notes);
+        if (r) vps::crash::at("start.wired");
+        return r;
+    };
     auto started = vps::runtime::start(*plan, **group, {console->slave.ref(), console->slave_path},
                                        lxcfs_mounts(), wire);
     console->slave.reset();  // init holds the only slave: its exit ends the console thread
@@ -192,6 +198,7 @@ Result<void> Daemon::start_locked(Vps& v) {
         return start_failed(layout_, id, std::move(e));
     };
     if (!init_alive) return abandon(std::move(init_alive).error());
+    vps::crash::at("start.running");
     vps::storage::RunState state{id, started->init.pid(), started->start_time,
                                  static_cast<int64_t>(::time(nullptr)), std::to_string(id)};
     if (auto r = vps::storage::save_state(layout_.state(id), state); !r) return abandon(std::move(r).error());
@@ -208,6 +215,7 @@ Result<void> Daemon::start_locked(Vps& v) {
     log("VPS " + std::to_string(id) + " started, init pid " + std::to_string(state.init_pid));
     if (kept_master) sd_notify("FDSTORE=1\nFDNAME=" + console_fd_name(id), kept_master->get());
     std::thread(&Daemon::watch, this, entry(id), std::move(*watch_fd)).detach();
+    vps::crash::at("start.saved");
     return vps::ok();
 }
 
@@ -287,6 +295,7 @@ void Daemon::on_init_exit(Vps& v) {
         (void)v.group->kill_all();
         if (auto r = v.group->destroy(); !r) log("warning: VPS " + std::to_string(v.ctid) + ": " + r.error().message());
     }
+    vps::crash::at("stop.exited");
     clean_host_side(v.ctid, v.plan.net);
     (void)sys::unlink(layout_.state(v.ctid));
     v.running.reset();
@@ -308,6 +317,7 @@ Result<void> Daemon::stop_locked(Vps& v, bool fast) {
     auto stopped = [&] { return !v.running.has_value(); };
     if (!fast && v.plan.stop_signal > 0) {
         sys::pidfd_send_signal(v.running->pidfd.ref(), v.plan.stop_signal);
+        vps::crash::at("stop.signalled");
         v.changed.wait_for(g, std::chrono::seconds(cfg_.stop_timeout), stopped);
         if (stopped()) return vps::ok();
         log("VPS " + std::to_string(v.ctid) + " did not stop within " +

@@ -427,16 +427,23 @@ launch_vzd() {
     log "vzd running, pid $VZT_VZD_PID"
 }
 
-# stop_vzd [SIGNAL]: stop our vzd (SIGTERM by default) and wait for it.
-stop_vzd() {
-    local sig=${1:-TERM} i
-    [ -n "$VZT_VZD_PID" ] || return 0
-    kill -"$sig" "$VZT_VZD_PID" 2>/dev/null
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$VZT_VZD_PID" 2>/dev/null || break
+# vzd_gone_within SECONDS: wait until our vzd has exited; fails if it has
+# not by then.
+vzd_gone_within() {
+    local i
+    for ((i = 0; i < $1 * 10; i++)); do
+        kill -0 "$VZT_VZD_PID" 2>/dev/null || return 0
         sleep 0.1
     done
-    if kill -0 "$VZT_VZD_PID" 2>/dev/null; then
+    ! kill -0 "$VZT_VZD_PID" 2>/dev/null
+}
+
+# stop_vzd [SIGNAL]: stop our vzd (SIGTERM by default) and wait for it.
+stop_vzd() {
+    local sig=${1:-TERM}
+    [ -n "$VZT_VZD_PID" ] || return 0
+    kill -"$sig" "$VZT_VZD_PID" 2>/dev/null
+    if ! vzd_gone_within 15; then
         fail "vzd (pid $VZT_VZD_PID) did not exit within 15s of SIG$sig"
         kill -KILL "$VZT_VZD_PID" 2>/dev/null
     fi

@@ -114,6 +114,11 @@ assert_contains "$ERR" "no checkpoint of VPS 101" "restore without images"
 assert_exit 32 vzctl restore 102
 assert_exit 31 vzctl chkpnt 101
 assert_exit 20 vzctl chkpnt 102 --dumpfile relative/dir
+# A failed dump removes its directory: one that held anything else is refused.
+mkdir -p "$VZT_TMP/full" && echo keep >"$VZT_TMP/full/mine"
+assert_exit 20 vzctl chkpnt 102 --dumpfile "$VZT_TMP/full"
+assert_contains "$ERR" "not empty" "chkpnt into a directory that holds other files"
+assert_eq keep "$(cat "$VZT_TMP/full/mine")" "a file in the refused --dumpfile directory"
 assert_ok vzctl stop 102
 
 vzt_exit

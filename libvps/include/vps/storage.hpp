@@ -6,6 +6,7 @@
 //   <root>/root/<ctid>/            where they are mounted while it runs
 //   <root>/template/cache/<t>.tar.gz   OS templates
 //   <root>/dump/                   checkpoint images
+//   <root>/intent/<ctid>.json      the operation under way (vps/intent.hpp)
 //
 // and the runtime directory (<runtime_dir>/<ctid>.state) holding what is
 // needed to find a running VPS again after vzd restarts.
@@ -37,6 +38,8 @@ public:
     std::string root_dir(uint32_t ctid) const;
     std::string template_cache() const { return root_ + "/template/cache"; }
     std::string dump_dir() const { return root_ + "/dump"; }
+    std::string intent_dir() const { return root_ + "/intent"; }
+    std::string intent(uint32_t ctid) const { return intent_dir() + "/" + std::to_string(ctid) + ".json"; }
     // CTIDs running when the host last shut down, one per line: the next
     // boot starts those whose onboot is unset.
     std::string running_at_shutdown() const { return root_ + "/running-at-shutdown"; }

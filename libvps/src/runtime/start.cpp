@@ -74,6 +74,7 @@ struct ChildSpec {
     bool userns = false;
     int console = -1;
     int go_fd = -1;
+    int go_write_fd = -1;  // the parent's end, closed here at once
     int report_fd = -1;
 };
 
@@ -85,6 +86,11 @@ struct ChildSpec {
 
 [[noreturn]] void child_main(const ChildSpec& s) noexcept {
     reset_signals();
+    // A vzd that dies before this child runs init takes it along: the
+    // start is cut short, and the next vzd clears what it left.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Our copy of the parent's end would keep `go` from ever reading EOF.
+    ::close(s.go_write_fd);
     char go = 0;
     if (::read(s.go_fd, &go, 1) != 1) ::_exit(127);  // parent gave up
     // The parent has written the id maps: become the VPS's root (until now
@@ -108,6 +114,8 @@ struct ChildSpec {
     // Nothing of vzd's may reach init: every other fd closes at exec.
     if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         child_fail(s, Stage::close_fds, 0);
+    // Init outlives the request thread that cloned it, and vzd itself.
+    ::prctl(PR_SET_PDEATHSIG, 0);
     ::execve(s.argv[0], s.argv.data(), s.envp.data());
     child_fail(s, Stage::exec, 0);
 }
@@ -205,6 +213,7 @@ Result<Started> start(const plan::Plan& plan, cgroups::Group& group, const Conso
     if (!report) return std::move(report).error();
     spec.console = console.fd.get();
     spec.go_fd = go->first.get();
+    spec.go_write_fd = go->second.get();
     spec.report_fd = report->second.get();
 
     const uint64_t flags = ns::kVpsCloneFlags | (spec.userns ? CLONE_NEWUSER : 0);

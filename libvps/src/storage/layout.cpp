@@ -36,7 +36,7 @@ Result<void> Layout::create_dirs() const {
     const Dir dirs[] = {
         {root_, 0755},           {conf_dir(), 0700},         {root_ + "/private", 0711},
         {root_ + "/root", 0755}, {root_ + "/template", 0755}, {template_cache(), 0755},
-        {dump_dir(), 0711},      {runtime_, 0700},
+        {dump_dir(), 0711},      {runtime_, 0700},          {intent_dir(), 0700},
     };
     for (const auto& d : dirs)
         if (auto r = sys::mkdir_p(d.path, d.mode); !r) return r;
