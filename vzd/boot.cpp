@@ -104,7 +104,7 @@ std::vector<uint32_t> Daemon::onboot_order() const {
     if (!ctids) return {};
     const auto ran = read_ctid_list(layout_.running_at_shutdown());
     for (uint32_t id : *ctids) {
-        auto cfg = vps::config::load_vps(layout_.conf(id));
+        auto cfg = load_config(id);
         if (!cfg) continue;
         if (cfg->onboot.value_or(ran.count(id) != 0)) marked.emplace_back(cfg->bootorder, id);
     }

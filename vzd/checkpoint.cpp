@@ -161,11 +161,21 @@ Result<json> Daemon::op_chkpnt(uint32_t ctid, const json& args) {
     auto lock = OpLock::take(*v, pre_dump ? "pre-dump" : "chkpnt");
     if (!lock) return std::move(lock).error();
     pid_t init = 0;
+    bool console_held = false;
     {
         std::lock_guard g(v->m);
         if (!v->running) return Error::make(Errc::not_running, "VPS " + id + " is not running");
         init = v->running->pid;
+        console_held = v->running->console != nullptr;
     }
+    // CRIU dumps the console's slave with the VPS but cannot restore it
+    // once its master is gone: refuse rather than end a VPS that could
+    // not come back.
+    if (!console_held)
+        return Error::make(Errc::chkpnt_failed,
+                           "checkpoint of VPS " + id + ": its console went with the vzd that started it (this vzd "
+                           "adopted it after a restart, without systemd's fd store), and CRIU cannot restore a "
+                           "terminal whose other end is gone; restart the VPS to checkpoint it; the VPS runs on");
     if (sys::exists(dir + "/inventory.img"))
         return Error::make(Errc::vps_exists, "a checkpoint of VPS " + id + " is in " + dir +
                                                  " already: restore it, or remove it first");

@@ -139,7 +139,7 @@ Result<void> Daemon::init() {
     auto ctids = layout_.list_ctids();
     if (!ctids) return std::move(ctids).error();
     for (uint32_t id : *ctids) {
-        auto cfg = vps::config::load_vps(layout_.conf(id));
+        auto cfg = load_config(id);
         if (!cfg) {
             log("warning: " + cfg.error().message());
             continue;
@@ -392,7 +392,7 @@ Result<uint32_t> Daemon::resolve(const std::string& target) {
 }
 
 Result<vps::plan::Plan> Daemon::load_plan(uint32_t ctid, vps::config::VpsConfig* cfg_out) const {
-    auto cfg = vps::config::load_vps(layout_.conf(ctid));
+    auto cfg = load_config(ctid);
     if (!cfg) return std::move(cfg).error();
     if (cfg->ctid != ctid)
         return Error::make(Errc::bad_config, layout_.conf(ctid) + ": ctid " +

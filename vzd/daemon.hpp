@@ -20,6 +20,7 @@
 
 #include "cgroups/backend.hpp"
 #include "vps/config.hpp"
+#include "vps/config_cache.hpp"
 #include "vps/fd.hpp"
 #include "vps/intent.hpp"
 #include "vps/plan.hpp"
@@ -122,6 +123,8 @@ private:
 
     // Registry.
     std::shared_ptr<Vps> entry(uint32_t ctid);
+    // A VPS's config as on disk now (parsed again only when it changed).
+    Result<vps::config::VpsConfig> load_config(uint32_t ctid) const { return configs_.load(layout_.conf(ctid)); }
     Result<uint32_t> resolve(const std::string& target);
     // cfg_out, when given, gets the config the plan was built from.
     Result<vps::plan::Plan> load_plan(uint32_t ctid, vps::config::VpsConfig* cfg_out = nullptr) const;
@@ -159,6 +162,8 @@ private:
     Result<void> check_network(uint32_t ctid, const vps::plan::Network& net,
                                const vps::plan::Network* current) const;
     void clean_host_side(uint32_t ctid, const vps::plan::Network& net) const;
+    // Host-side network and name of a VPS leaving this host (destroy).
+    void forget_host_side(uint32_t ctid, const Result<vps::config::VpsConfig>& cfg);
     // /etc/hostname, /etc/hosts (when hostname_files) and /etc/resolv.conf
     // inside the VPS's private area.
     Result<void> write_identity(const vps::plan::Plan& plan, bool hostname_files) const;
@@ -199,6 +204,7 @@ private:
 
     vps::config::GlobalConfig cfg_;
     vps::storage::Layout layout_;
+    mutable vps::config::ConfigCache configs_;
     std::unique_ptr<cgroups::Backend> cgroups_;
     vps::Fd root_lock_;
     // Console masters systemd kept across our restart ("console-<ctid>"),

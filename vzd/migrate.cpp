@@ -163,6 +163,9 @@ Result<json> Daemon::migrate_commit(Vps& v, uint32_t ctid, const json& args) {
         return e;
     };
     vps::crash::at("migrate.moved");
+    // rsync wrote them without syncing: they must be on disk before the
+    // config makes them this host's VPS and the source forgets its copy.
+    if (auto r = sys::sync_filesystem(priv); !r) return undo(std::move(r).error());
     if (auto r = vps::config::save_vps(layout_.conf(ctid), *cfg); !r) return undo(std::move(r).error());
     vps::crash::at("migrate.saved");
     json out{{"ctid", ctid}, {"status", mode == "stopped" ? "stopped" : "running"}};

@@ -237,7 +237,7 @@ Result<void> Daemon::check_network(uint32_t ctid, const plan::Network& net, cons
     const auto mine = net.host_ifnames();
     for (uint32_t other : *ctids) {
         if (other == ctid) continue;
-        auto cfg = vps::config::load_vps(layout_.conf(other));
+        auto cfg = load_config(other);
         if (!cfg) continue;
         std::vector<std::string> ignored;
         auto theirs = plan::build_network(*cfg, ignored);

@@ -197,7 +197,7 @@ Result<std::map<uint32_t, uint32_t>> Daemon::used_id_ranges(uint32_t ctid) const
     std::map<uint32_t, uint32_t> used;
     for (uint32_t other : *ctids) {
         if (other == ctid) continue;
-        auto cfg = vps::config::load_vps(layout_.conf(other));
+        auto cfg = load_config(other);
         if (cfg && cfg->id_base) used.emplace(cfg->id_base, other);
     }
     return used;
@@ -327,6 +327,12 @@ Result<json> Daemon::op_create(const vps::proto::Request& req) {
         (void)sys::remove_tree(layout_.private_dir(*id));
         return std::move(r).error().with_context("machine-id");
     }
+    // The saved config makes the files a VPS: they must be on disk first,
+    // or a power cut could leave a VPS whose files were never written.
+    if (auto r = sys::sync_filesystem(layout_.private_dir(*id)); !r) {
+        (void)sys::remove_tree(layout_.private_dir(*id));
+        return std::move(r).error();
+    }
     if (auto r = vps::config::save_vps(layout_.conf(*id), cfg); !r) {
         (void)sys::remove_tree(layout_.private_dir(*id));
         return std::move(r).error();
@@ -404,39 +410,28 @@ Result<json> Daemon::op_destroy(uint32_t ctid, bool keep_area) {
         return Error::make(Errc::running, "VPS " + id_str(ctid) + " is running: stop it first");
     auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::destroy);
     if (!record) return std::move(record).error();
-    auto cfg = vps::config::load_vps(layout_.conf(ctid));
+    auto cfg = load_config(ctid);
     if (keep_area) {
-        if (cfg) {
-            std::vector<std::string> ignored;
-            clean_host_side(ctid, vps::plan::build_network(*cfg, ignored));
-        }
         const std::string kept = layout_.conf(ctid) + ".migrated";
         if (::rename(layout_.conf(ctid).c_str(), kept.c_str()) < 0) return Error::sys("rename", layout_.conf(ctid));
-        if (cfg && !cfg->name.empty()) unreserve_name(cfg->name, ctid);
+        forget_host_side(ctid, cfg);
         log("VPS " + id_str(ctid) + " unregistered; its private area stays, its config is " + kept);
         return json{{"ctid", ctid}, {"status", "deleted"}, {"config", kept}};
     }
     // Move the private area out of its name first: a crash part-way leaves
-    // a ".destroying" directory for the next start to finish, never a VPS
-    // with half its files.
+    // a ".destroying" directory that the next vzd finishes (see
+    // recover.cpp), never a VPS with half its files.
     const std::string priv = layout_.private_dir(ctid);
     const std::string doomed = priv + ".destroying";
     if (sys::exists(priv) && ::rename(priv.c_str(), doomed.c_str()) < 0)
         return Error::sys("rename", priv);
     vps::crash::at("destroy.renamed");
-    if (cfg) {
-        std::vector<std::string> ignored;
-        clean_host_side(ctid, vps::plan::build_network(*cfg, ignored));
-    }
+    forget_host_side(ctid, cfg);
     if (auto r = sys::unlink(layout_.conf(ctid)); !r) return std::move(r).error();
     vps::crash::at("destroy.unlinked");
     if (auto r = sys::remove_tree(doomed); !r) return std::move(r).error();
     ::rmdir(layout_.root_dir(ctid).c_str());
     (void)sys::unlink(layout_.start_failure(ctid));
-    if (cfg && !cfg->name.empty()) {
-        std::lock_guard g(registry_m_);
-        names_.erase(cfg->name);
-    }
     log("VPS " + id_str(ctid) + " destroyed");
     return json{{"ctid", ctid}, {"status", "deleted"}};
 }
@@ -477,7 +472,7 @@ Result<json> Daemon::op_list() {
         const bool running = is_running(*v);
         json row{{"ctid", id}, {"status", running ? "running" : "stopped"},
                  {"numproc", running ? nproc(*v) : 0}, {"ip", json::array()}};
-        auto cfg = vps::config::load_vps(layout_.conf(id));
+        auto cfg = load_config(id);
         if (cfg) {
             row["hostname"] = cfg->hostname;
             row["name"] = cfg->name;
@@ -494,6 +489,15 @@ Result<json> Daemon::op_list() {
         rows.push_back(std::move(row));
     }
     return json{{"vpses", rows}};
+}
+
+// What a VPS that leaves this host held outside its files: host-side
+// network ends (a crash may have left some) and its name.
+void Daemon::forget_host_side(uint32_t ctid, const Result<vps::config::VpsConfig>& cfg) {
+    if (!cfg) return;
+    std::vector<std::string> ignored;
+    clean_host_side(ctid, vps::plan::build_network(*cfg, ignored));
+    unreserve_name(cfg->name, ctid);
 }
 
 // The changes of one set request, applied to a config.
@@ -518,7 +522,7 @@ Result<json> Daemon::op_set(uint32_t ctid, const json& args_in) {
     if (!lock) return std::move(lock).error();
     auto record = IntentRecord::write(layout_, ctid, vps::intent::Op::set);
     if (!record) return std::move(record).error();
-    auto disk = vps::config::load_vps(layout_.conf(ctid));
+    auto disk = load_config(ctid);
     if (!disk) return std::move(disk).error();
     vps::config::VpsConfig live = *disk;
     bool running = false;

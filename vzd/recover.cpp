@@ -63,11 +63,7 @@ Result<void> Daemon::recovery_step(const intent::Record& r, intent::Step step) {
             if (auto e = sys::remove_tree(priv + ".partial"); !e) return e;
             return sys::remove_tree(priv);
         case intent::Step::finish_destroy: {
-            if (auto cfg = vps::config::load_vps(layout_.conf(ctid))) {
-                std::vector<std::string> ignored;
-                clean_host_side(ctid, vps::plan::build_network(*cfg, ignored));
-                unreserve_name(cfg->name, ctid);
-            }
+            forget_host_side(ctid, load_config(ctid));
             if (auto e = sys::unlink(layout_.conf(ctid)); !e) return e;
             if (auto e = sys::remove_tree(priv + ".destroying"); !e) return e;
             ::rmdir(layout_.root_dir(ctid).c_str());
@@ -81,7 +77,7 @@ Result<void> Daemon::recovery_step(const intent::Record& r, intent::Step step) {
         case intent::Step::stop_incoming:
             return stop_locked(*entry(ctid), true);
         case intent::Step::return_incoming: {
-            if (auto cfg = vps::config::load_vps(layout_.conf(ctid))) unreserve_name(cfg->name, ctid);
+            if (auto cfg = load_config(ctid)) unreserve_name(cfg->name, ctid);
             if (auto e = sys::unlink(layout_.conf(ctid)); !e) return e;
             if (!sys::exists(priv)) return vps::ok();
             if (auto e = sys::mkdir_p(staging, 0711); !e) return e;

@@ -27,14 +27,18 @@ skipped_points=()
 # ip_of CTID: the address each VPS of this test gets.
 ip_of() { echo "10.79.$(($1 / 250)).$(($1 % 250 + 2))"; }
 
-# crash_during POINT VZCTL-ARGS...: restart vzd armed for POINT, run vzctl
-# (which loses its vzd), check that vzd died at POINT, start a new vzd.
+# crash_during POINT VZCTL-ARGS...: restart vzd armed for POINT, run
+# $CRASH_PREP (if set) and then vzctl (which loses its vzd), check that vzd
+# died at POINT, start a new vzd.
+CRASH_PREP=
 crash_during() {
     local point=$1 before
     shift
     stop_vzd TERM
     before=$(wc -l <"$VZT_ROOT/vzd.log")
     VZD_CRASH_AT=$point launch_vzd
+    [ -z "$CRASH_PREP" ] || $CRASH_PREP
+    CRASH_PREP=
     run vzctl "$@"
     local rc=$RC err=$ERR
     if ! vzd_gone_within 10; then
@@ -184,7 +188,9 @@ for point in "${POINTS[@]}"; do
             ;;
         chkpnt.*)
             new_vps "$ct"
-            start_vps "$ct"
+            # Started by the vzd that dumps it: one restarted since holds no
+            # console for it (outside systemd's fd store), and refuses.
+            CRASH_PREP="start_vps $ct"
             crash_during "$point" chkpnt "$ct" --dumpfile "$dump"
             if [ "$point" = chkpnt.prepared ]; then
                 expect_state "$point" "$ct" running

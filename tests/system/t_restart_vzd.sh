@@ -45,6 +45,14 @@ assert_eq "$boot_before" "$boot_after" "start time of init in 101 (the VPS must 
 assert_ok vzctl exec 101 cat /run/vzt-state
 assert_eq state-kept "$OUT" "state in the VPS's /run after vzd restart"
 
+# Its console went with the vzd that started it (no systemd fd store here):
+# a checkpoint could not be restored, so it is refused and the VPS runs on.
+assert_exit 16 vzctl chkpnt 101 --dumpfile "$VZT_TMP/refused"
+assert_contains "$ERR" "console" "chkpnt of an adopted VPS without its console"
+assert_missing "$VZT_TMP/refused" "images of a refused checkpoint"
+assert_ok vzctl exec 101 cat /run/vzt-state
+assert_eq state-kept "$OUT" "VPS 101 after a refused checkpoint"
+
 # Live changes still reach the adopted VPS's cgroup.
 assert_ok vzctl set 101 --numproc 77
 if find_cgroup pids 101; then

@@ -8,6 +8,7 @@
 #include "vps/config.hpp"
 #include "vps/sys.hpp"
 #include "temp_dir.hpp"
+#include "vps/config_cache.hpp"
 
 using namespace vps;
 using namespace vps::config;
@@ -295,4 +296,42 @@ TEST_CASE("onboot and bootorder round-trip; a bad bootorder names the key") {
     auto bad = parse_vps("ctid: 101\nbootorder: -1\n", kOrigin);
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message().find("bootorder: '-1'") != std::string::npos);
+}
+
+TEST_CASE("the config cache parses a config again only when its file changed") {
+    TempDir dir;
+    const std::string path = dir.path() + "/101.yaml";
+    ConfigCache cache;
+    auto missing = cache.load(path);
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code() == Errc::no_such_vps);
+
+    VpsConfig cfg;
+    cfg.ctid = 101;
+    cfg.hostname = "first";
+    REQUIRE(save_vps(path, cfg));
+    auto a = cache.load(path);
+    REQUIRE(a);
+    CHECK(a->hostname == "first");
+    CHECK(cache.hits() == 0);
+    auto b = cache.load(path);
+    REQUIRE(b);
+    CHECK(b->hostname == "first");
+    CHECK(cache.hits() == 1);
+
+    // A save replaces the file: the next load sees the change at once.
+    cfg.hostname = "second";
+    REQUIRE(save_vps(path, cfg));
+    auto c = cache.load(path);
+    REQUIRE(c);
+    CHECK(c->hostname == "second");
+    CHECK(cache.hits() == 1);
+
+    // A file that went bad is an error, never the old config.
+    REQUIRE(sys::write_file_atomic(path, "ctid: [\n", 0600));
+    CHECK_FALSE(cache.load(path));
+    REQUIRE(sys::unlink(path));
+    auto gone = cache.load(path);
+    REQUIRE_FALSE(gone);
+    CHECK(gone.error().code() == Errc::no_such_vps);
 }

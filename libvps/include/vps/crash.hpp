@@ -4,8 +4,11 @@
 //
 // VZD_CRASH_AT=<point> in vzd's environment makes vzd kill itself with
 // SIGKILL the first time it reaches that point (after saying so on stderr,
-// which the crash harness checks to know the point was reached). Unset,
-// a point costs one comparison of a pointer.
+// which the crash harness checks to know the point was reached). With
+// VZD_CRASH_HOW=power as well, it stops the whole machine at once instead
+// (sysrq "b": no sync, no shutdown), as a power cut would: for the qemu
+// guest's power-cut check only. Unset, a point costs one comparison of a
+// pointer.
 #pragma once
 
 #include <string_view>

@@ -35,6 +35,9 @@ Result<std::string> read_fileat(FdRef dir, const std::string& name, size_t max =
 // Crash-safe replace: write a temporary beside it, fsync, rename over,
 // fsync the directory. A crash leaves the old or the new file, never half.
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Flush everything written to the file system holding path (syncfs): files
+// made by tar or rsync are on disk before a config makes them a VPS.
+Result<void> sync_filesystem(const std::string& path);
 
 Result<void> mkdir(const std::string& path, mode_t mode = 0755);  // EEXIST is fine
 Result<void> mkdir_p(const std::string& path, mode_t mode = 0755);

@@ -1,5 +1,6 @@
 #include "vps/crash.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,14 @@ namespace {
 
 // Set once by arm_from_environment() before threads start; read-only after.
 const std::string* armed = nullptr;
+bool power_cut = false;
+
+// The machine stops at once, as if its power went: no sync, no shutdown.
+// Only for a throw-away test machine (the qemu guest).
+void cut_power() {
+    int fd = ::open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) (void)!::write(fd, "b", 1);
+}
 
 }  // namespace
 
@@ -51,14 +60,18 @@ void arm_from_environment() {
         std::exit(20);
     }
     armed = new std::string(name);
-    std::fprintf(stderr, "vzd: armed to crash at %s\n", name);
+    const char* how = std::getenv("VZD_CRASH_HOW");
+    power_cut = how && std::string(how) == "power";
+    std::fprintf(stderr, "vzd: armed to %s at %s\n", power_cut ? "cut the machine's power" : "crash", name);
 }
 
 void at(std::string_view name) {
     if (!armed || *armed != name) return;
     // One write, so the line is whole even with threads logging around it.
-    const std::string line = "vzd: crash point " + std::string(name) + " reached: killing vzd\n";
+    const std::string line = "vzd: crash point " + std::string(name) + " reached: " +
+                             (power_cut ? "cutting the power" : "killing vzd") + "\n";
     (void)!::write(STDERR_FILENO, line.data(), line.size());
+    if (power_cut) cut_power();
     ::kill(::getpid(), SIGKILL);
     ::pause();
 }

@@ -153,6 +153,13 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
     return ok();
 }
 
+Result<void> sync_filesystem(const std::string& path) {
+    auto fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!fd) return std::move(fd).error();
+    if (::syncfs(fd->get()) < 0) return Error::sys("syncfs", path);
+    return ok();
+}
+
 Result<void> mkdir(const std::string& path, mode_t mode) {
     if (::mkdir(path.c_str(), mode) < 0 && errno != EEXIST) return Error::sys("mkdir", path);
     return ok();
