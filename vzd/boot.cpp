@@ -7,7 +7,9 @@
 // a VPS its admin has stopped since. At shutdown (vz.service runs
 // `vzd --stop-all`) every running VPS is stopped through its own init and
 // the ones that ran are noted; the next boot starts them again unless
-// their onboot says no (OpenVZ's rule for an unset ONBOOT).
+// their onboot says no (OpenVZ's rule for an unset ONBOOT). With vz.yaml's
+// stop_mode: suspend, a VPS is checkpointed instead of stopped, and the
+// next boot restores it.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -39,6 +41,8 @@ std::set<uint32_t> read_ctid_list(const std::string& path) {
 }
 
 void print_summary(const json& result) {
+    for (const auto& id : result.value("suspended", json::array()))
+        std::printf("VPS %s suspended\n", id.dump().c_str());
     for (const auto& id : result.value("stopped", json::array()))
         std::printf("VPS %s stopped\n", id.dump().c_str());
     for (const auto& f : result.value("failed", json::array()))
@@ -117,22 +121,41 @@ std::vector<uint32_t> Daemon::onboot_order() const {
     return out;
 }
 
+// A VPS suspended at shutdown comes back from its images; one whose
+// restore fails starts afresh, its images kept aside for a look.
+Result<json> Daemon::bring_back(uint32_t id, bool suspended) {
+    const std::string images = layout_.dump_dir() + "/" + std::to_string(id);
+    if (suspended && sys::exists(images + "/inventory.img")) {
+        auto r = op_restore(id, json::object());
+        if (r) return r;
+        const std::string aside = images + ".failed";
+        (void)sys::remove_tree(aside);
+        (void)::rename(images.c_str(), aside.c_str());
+        log(LogLevel::warning, "boot: VPS " + std::to_string(id) + " suspended at shutdown could not be restored (" +
+                                   r.error().message() + "); its images are in " + aside + "; starting it afresh");
+    }
+    return op_start(id);
+}
+
 void Daemon::start_onboot() {
     const std::string marker = layout_.runtime_dir() + "/onboot.done";
     if (sys::exists(marker)) return;
     const auto order = onboot_order();
+    const auto suspended = read_ctid_list(layout_.suspended_at_shutdown());
     size_t started = 0;
     for (uint32_t id : order) {
         auto v = entry(id);
         if (is_running(*v)) continue;
-        auto r = op_start(id);
+        auto r = bring_back(id, suspended.count(id) != 0);
         if (r) ++started;
-        log("boot: VPS " + std::to_string(id) + (r ? " started" : " did not start: " + r.error().message()));
+        log("boot: VPS " + std::to_string(id) +
+            (r ? (r->value("restore_ms", -1) >= 0 ? " restored" : " started") : " did not start: " + r.error().message()));
     }
     if (!order.empty()) log("boot: " + std::to_string(started) + " of " + std::to_string(order.size()) + " onboot VPSes started");
     if (auto r = sys::write_file_atomic(marker, "", 0600); !r)
         log("warning: " + r.error().message() + ": onboot VPSes will be started again at the next vzd start");
     ::unlink(layout_.running_at_shutdown().c_str());
+    ::unlink(layout_.suspended_at_shutdown().c_str());
 }
 
 Result<json> Daemon::op_stop_all() {
@@ -147,23 +170,42 @@ Result<json> Daemon::op_stop_all() {
     for (uint32_t id : running) list += std::to_string(id) + "\n";
     if (auto r = sys::write_file_atomic(layout_.running_at_shutdown(), list, 0600); !r)
         log("warning: " + r.error().message() + ": the next boot starts only VPSes with onboot yes");
-    log("shutdown: stopping " + std::to_string(running.size()) + " running VPSes");
+    const bool suspend = cfg_.stop_mode == "suspend";
+    log("shutdown: " + std::string(suspend ? "suspending " : "stopping ") + std::to_string(running.size()) +
+        " running VPSes");
     // All at once: each waits for its own init (up to stop_timeout), and a
     // host with many VPSes must not take their sum to power off.
     std::vector<Result<json>> results(running.size(), json());
+    std::vector<bool> suspended(running.size(), false);
     std::vector<std::thread> stoppers;
     for (size_t i = 0; i < running.size(); ++i)
-        stoppers.emplace_back([this, &results, &running, i] { results[i] = op_stop(running[i], false); });
+        stoppers.emplace_back([this, &results, &running, &suspended, suspend, i] {
+            if (suspend) {
+                auto r = op_chkpnt(running[i], json::object());
+                if (r) {
+                    suspended[i] = true;
+                    results[i] = std::move(r);
+                    return;
+                }
+                log(LogLevel::warning, "shutdown: VPS " + std::to_string(running[i]) +
+                                           " could not be suspended, stopping it: " + r.error().message());
+            }
+            results[i] = op_stop(running[i], false);
+        });
     for (auto& t : stoppers) t.join();
-    json out{{"stopped", json::array()}, {"failed", json::array()}};
+    json out{{"stopped", json::array()}, {"suspended", json::array()}, {"failed", json::array()}};
+    std::string suspended_list;
     for (size_t i = 0; i < running.size(); ++i) {
         if (results[i]) {
-            out["stopped"].push_back(running[i]);
+            out[suspended[i] ? "suspended" : "stopped"].push_back(running[i]);
+            if (suspended[i]) suspended_list += std::to_string(running[i]) + "\n";
             continue;
         }
         log("shutdown: VPS " + std::to_string(running[i]) + " did not stop: " + results[i].error().message());
         out["failed"].push_back(json{{"ctid", running[i]}, {"error", results[i].error().message()}});
     }
+    if (auto r = sys::write_file_atomic(layout_.suspended_at_shutdown(), suspended_list, 0600); !r)
+        log("warning: " + r.error().message() + ": the next boot starts the suspended VPSes afresh");
     return out;
 }
 

@@ -139,6 +139,7 @@ private:
     // boot.cpp: onboot VPSes, once per host boot.
     std::vector<uint32_t> onboot_order() const;
     void start_onboot();
+    Result<nlohmann::json> bring_back(uint32_t id, bool suspended);
     Result<nlohmann::json> set_passwords(const vps::config::VpsConfig& cfg, const nlohmann::json& args) const;
     Result<std::map<std::string, std::string>> load_sample(const std::string& name) const;
     vps::plan::HostFacts facts() const;

@@ -14,8 +14,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--socket", opts.socket, "control socket (overrides vz.yaml's 'socket')");
     app.add_flag("--stop-all", opts.stop_all,
-                 "stop every running VPS of the root and exit (host shutdown: vz.service); "
-                 "the next boot starts them again");
+                 "stop every running VPS of the root (or suspend it, with vz.yaml stop_mode: suspend) and "
+                 "exit (host shutdown: vz.service); the next boot starts or restores them again");
     bool crash_points = false;
     app.add_flag("--crash-points", crash_points,
                  "list the crash points VZD_CRASH_AT can name (for crash-consistency tests) and exit");

@@ -121,4 +121,43 @@ assert_contains "$ERR" "not empty" "chkpnt into a directory that holds other fil
 assert_eq keep "$(cat "$VZT_TMP/full/mine")" "a file in the refused --dumpfile directory"
 assert_ok vzctl stop 102
 
+# --- host shutdown with stop_mode: suspend, and the next boot -------------------------------------
+echo "stop_mode: suspend" >>"$R/vz.yaml"
+stop_vzd
+launch_vzd
+create_vps 104
+counter 104
+start_vps 104
+create_vps 105
+start_vps 105
+wait_for 20 test -s "$R/private/104/count" || fail "the counter of 104 does not count"
+assert_ok "$VZD_BIN" --root "$R" --stop-all
+assert_contains "$OUT" "VPS 104 suspended" "vzd --stop-all with stop_mode: suspend"
+assert_contains "$OUT" "VPS 105 suspended" "vzd --stop-all with stop_mode: suspend"
+assert_contains "$(vps_status 104)" down "status of 104 suspended at shutdown"
+assert_exists "$R/dump/104/inventory.img" "images of 104 suspended at shutdown"
+assert_eq "104 105" "$(sort "$R/suspended-at-shutdown" | tr '\n' ' ' | sed 's/ $//')" "suspended-at-shutdown"
+suspended_at=$(count 104)
+# 105's images are spoiled: its restore at boot fails and it starts afresh.
+rm -f "$R/dump/105/vps-dump.json"
+# The next boot: a new vzd, and no onboot.done (the boot empties /run).
+stop_vzd
+rm -f "$R/run/onboot.done"
+launch_vzd
+wait_for 90 sh -c "'$VZCTL_BIN' --socket '$VZT_SOCK' status 104 | grep -q running" ||
+    fail "104, suspended at shutdown, is not back after the boot"
+wait_for 90 sh -c "'$VZCTL_BIN' --socket '$VZT_SOCK' status 105 | grep -q running" ||
+    fail "105, whose images were spoiled, did not start afresh at the boot"
+wait_for 20 sh -c "[ \"\$(cat '$R/private/104/count')\" -gt '$suspended_at' ]" ||
+    fail "the counter of 104 does not go on after the boot"
+# Restored, not rebooted: the counter never started again from 1.
+assert_eq 1 "$(grep -cx 1 "$R/private/104/count.log")" "times the counter of 104 started"
+grep -q "boot: VPS 104 restored" "$R/vzd.log" || fail "vzd's log does not say 104 was restored at boot"
+assert_exists "$R/dump/105.failed" "the images of 105 kept aside after its failed restore"
+grep -q "VPS 105 suspended at shutdown could not be restored" "$R/vzd.log" ||
+    fail "vzd's log does not say why 105 was started afresh"
+assert_missing "$R/suspended-at-shutdown" "suspended-at-shutdown after the boot"
+assert_ok vzctl stop 104
+assert_ok vzctl stop 105
+
 vzt_exit

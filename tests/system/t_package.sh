@@ -41,6 +41,8 @@ assert_ok "$vzctl" list -a
 assert_eq "" "$(MANWIDTH=80 man --warnings vzctl 2>&1 >/dev/null)" "warnings of man vzctl"
 assert_eq "" "$(MANWIDTH=80 man --warnings 5 vz.yaml 2>&1 >/dev/null)" "warnings of man vz.yaml"
 assert_contains "$(MANWIDTH=80 man vzd 2>/dev/null)" "BOOT AND SHUTDOWN" "man vzd"
+# Compressed, as Debian policy wants them.
+assert_contains "$(dpkg -L vz)" "/usr/share/man/man8/vzctl.8.gz" "files of the package"
 assert_exists /usr/share/bash-completion/completions/vzctl "bash completion"
 
 # --- a VPS with the installed tools --------------------------------------------------------------

@@ -56,6 +56,13 @@ assert_ok systemctl start "$unit"
 assert_ok vzctl list -a
 assert_eq active "$(systemctl is-active "$unit")" "state of $unit after start"
 VZT_VZD_PID=$(main_pid)
+# The unit's bounding set: no power over the host that no VPS gets either
+# (sys_module is bit 16, sys_time 25, syslog 34).
+bnd=$(awk '$1 == "CapBnd:" { print $2 }' "/proc/$VZT_VZD_PID/status")
+for bit in 16 25 34; do
+    [ $(((16#$bnd >> bit) & 1)) = 0 ] || fail "vzd under systemd holds capability bit $bit in its bounding set ($bnd)"
+done
+[ $(((16#$bnd >> 21) & 1)) = 1 ] || fail "vzd under systemd lacks sys_admin (bit 21) in its bounding set ($bnd)"
 create_vps 101 --onboot yes
 create_vps 102
 create_vps 103 --onboot no

@@ -148,6 +148,7 @@ cgroup_base: machines/vz
 admin_group: vzadmin
 cgroup_mode: v1
 stop_timeout: 30
+stop_mode: suspend
 defaults:
   physpages: "0:512M"
   numproc: 2048
@@ -161,6 +162,7 @@ defaults:
     CHECK(r->admin_group == "vzadmin");
     CHECK(r->cgroup_mode == "v1");
     CHECK(r->stop_timeout == 30);
+    CHECK(r->stop_mode == "suspend");
     CHECK(r->defaults == std::map<std::string, std::string>{{"physpages", "0:512M"},
                                                             {"numproc", "2048"},
                                                             {"ostemplate", "debian-12"}});
@@ -170,6 +172,7 @@ defaults:
     CHECK(empty->socket == "/run/vzd.sock");
     CHECK(empty->stop_timeout == 10);
     CHECK(empty->cgroup_mode == "auto");
+    CHECK(empty->stop_mode == "stop");
 }
 
 TEST_CASE("global config: bad values name the key and line") {
@@ -178,6 +181,7 @@ TEST_CASE("global config: bad values name the key and line") {
         return r ? std::string() : r.error().message();
     };
     CHECK(msg("cgroup_mode: v3\n") == "vz.yaml: line 1: cgroup_mode: 'v3' is not auto, v1 or v2");
+    CHECK(msg("stop_mode: hibernate\n") == "vz.yaml: line 1: stop_mode: 'hibernate' is not stop or suspend");
     CHECK(msg("stop_timeout: 0\n").find("stop_timeout: '0' is not a whole number in 1..3600") !=
           std::string::npos);
     CHECK_FALSE(msg("stop_timeout: 3601\n").empty());
@@ -215,6 +219,7 @@ TEST_CASE("global config round-trips") {
     g.admin_group = "";
     g.cgroup_mode = "v2";
     g.stop_timeout = 3600;
+    g.stop_mode = "suspend";
     auto empty_defaults = parse_global(dump_global(g), "dump");
     REQUIRE(empty_defaults);
     CHECK(empty_defaults->socket == g.socket);
@@ -228,6 +233,7 @@ TEST_CASE("global config round-trips") {
     CHECK(back->admin_group == g.admin_group);
     CHECK(back->cgroup_mode == g.cgroup_mode);
     CHECK(back->stop_timeout == g.stop_timeout);
+    CHECK(back->stop_mode == g.stop_mode);
     CHECK(back->defaults == g.defaults);
 }
 

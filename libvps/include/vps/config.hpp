@@ -22,6 +22,11 @@ struct GlobalConfig {
     std::string admin_group;                // group allowed besides root ("" = root only)
     std::string cgroup_mode = "auto";       // auto | v1 | v2
     int stop_timeout = 10;                  // seconds before a stop turns into a kill
+    // What host shutdown (vzd --stop-all) does to a running VPS: "stop" it
+    // through its init, or "suspend" it to CRIU images that the next boot
+    // restores (OpenVZ's VE_STOP_MODE); a VPS that cannot be suspended is
+    // stopped.
+    std::string stop_mode = "stop";
     // Where lxcfs is mounted. When it runs there, each VPS's /proc/meminfo,
     // cpuinfo, stat, uptime, loadavg, diskstats and swaps come from it, so
     // free, top and uptime inside show the VPS's own limits. "" = never.

@@ -43,6 +43,9 @@ public:
     // CTIDs running when the host last shut down, one per line: the next
     // boot starts those whose onboot is unset.
     std::string running_at_shutdown() const { return root_ + "/running-at-shutdown"; }
+    // Of those, the CTIDs suspended (stop_mode: suspend) into dump_dir()/<ctid>:
+    // the next boot restores them.
+    std::string suspended_at_shutdown() const { return root_ + "/suspended-at-shutdown"; }
     std::string state(uint32_t ctid) const;
     std::string console_log(uint32_t ctid) const;
     // Why the last start failed (the error vzctl printed), kept until the

@@ -139,7 +139,7 @@ Result<int> parse_int(const Entry& e, const std::string& text, std::string_view 
 }
 
 std::string global_keys() {
-    return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, lxcfs, bridge, userns, "
+    return "socket, runtime_dir, cgroup_base, admin_group, cgroup_mode, stop_timeout, stop_mode, lxcfs, bridge, userns, "
            "idmapped_mounts, id_range_start, defaults";
 }
 
@@ -157,6 +157,8 @@ std::string check_global_text(const std::string& key, const std::string& v) {
     }
     if (key == "cgroup_mode" && v != "auto" && v != "v1" && v != "v2")
         return key + ": '" + v + "' is not auto, v1 or v2";
+    if (key == "stop_mode" && v != "stop" && v != "suspend")
+        return key + ": '" + v + "' is not stop or suspend";
     if (key == "bridge") {
         if (auto r = plan::check_ifname(v, "bridge"); !r) return r.error().detail();
     }
@@ -230,6 +232,7 @@ Result<void> set_global(GlobalConfig& cfg, const Entry& e, std::string_view orig
                          : e.key == "cgroup_base" ? &cfg.cgroup_base
                          : e.key == "admin_group" ? &cfg.admin_group
                          : e.key == "cgroup_mode" ? &cfg.cgroup_mode
+                         : e.key == "stop_mode"   ? &cfg.stop_mode
                          : e.key == "lxcfs"       ? &cfg.lxcfs
                          : e.key == "bridge"      ? &cfg.bridge
                                                   : nullptr;
@@ -459,6 +462,7 @@ std::string dump_global(const GlobalConfig& cfg) {
     out << YAML::Key << "admin_group" << YAML::Value << cfg.admin_group;
     out << YAML::Key << "cgroup_mode" << YAML::Value << cfg.cgroup_mode;
     out << YAML::Key << "stop_timeout" << YAML::Value << cfg.stop_timeout;
+    out << YAML::Key << "stop_mode" << YAML::Value << cfg.stop_mode;
     out << YAML::Key << "lxcfs" << YAML::Value << cfg.lxcfs;
     out << YAML::Key << "bridge" << YAML::Value << cfg.bridge;
     out << YAML::Key << "userns" << YAML::Value << cfg.userns;
