@@ -50,11 +50,25 @@ void log(const std::string& msg) {
     log(msg.rfind("warning:", 0) == 0 ? LogLevel::warning : LogLevel::info, msg);
 }
 
+namespace {
+
+// State-changing operations under way, for a vzd that is asked to exit:
+// it lets them finish first (see Daemon::run).
+std::mutex in_flight_m;
+std::condition_variable in_flight_done;
+int in_flight = 0;
+
+}  // namespace
+
 Result<OpLock> OpLock::take(Vps& v, const char* what) {
     if (!v.op.try_lock()) {
         std::lock_guard g(v.m);
         return Error::make(Errc::busy, "VPS " + std::to_string(v.ctid) + " is locked by another " +
                                            "operation (" + v.op_name + ")");
+    }
+    {
+        std::lock_guard g(in_flight_m);
+        ++in_flight;
     }
     std::lock_guard g(v.m);
     v.op_name = what;
@@ -68,6 +82,21 @@ OpLock::~OpLock() {
         v_->op_name.clear();
     }
     v_->op.unlock();
+    {
+        std::lock_guard g(in_flight_m);
+        --in_flight;
+    }
+    in_flight_done.notify_all();
+}
+
+int operations_in_flight() {
+    std::lock_guard g(in_flight_m);
+    return in_flight;
+}
+
+bool wait_for_operations(std::chrono::seconds limit) {
+    std::unique_lock g(in_flight_m);
+    return in_flight_done.wait_for(g, limit, [] { return in_flight == 0; });
 }
 
 Daemon::Daemon(vps::config::GlobalConfig cfg, vps::storage::Layout layout)
@@ -160,6 +189,21 @@ Result<void> Daemon::init() {
     return vps::ok();
 }
 
+// Before exiting, let operations under way end (a restart must not cut a
+// create in half), as long as the slowest one could take: a stop that
+// waits stop_timeout and then up to 30 s for the kill. One still running
+// then is finished or undone by the next vzd (recover.cpp).
+void Daemon::drain() {
+    const int n = operations_in_flight();
+    if (n == 0) return;
+    const auto limit = std::chrono::seconds(cfg_.stop_timeout + 35);
+    log("waiting up to " + std::to_string(limit.count()) + " s for " + std::to_string(n) +
+        " operation(s) under way to finish");
+    if (!wait_for_operations(limit))
+        log(LogLevel::warning, "exiting with " + std::to_string(operations_in_flight()) +
+                                   " operation(s) unfinished; the next vzd finishes or undoes them");
+}
+
 Result<void> Daemon::run() {
     sigset_t set;
     sigemptyset(&set);
@@ -181,8 +225,10 @@ Result<void> Daemon::run() {
         }
         if (pfd[1].revents & POLLIN) {
             sd_notify("STOPPING=1");
-            log("exiting on signal; running VPSes keep running");
+            listen_.reset();
             ::unlink(cfg_.socket.c_str());
+            drain();
+            log("exiting on signal; running VPSes keep running");
             return vps::ok();
         }
         if (!(pfd[0].revents & POLLIN)) continue;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -89,6 +90,7 @@ public:
 private:
     Daemon(vps::config::GlobalConfig cfg, vps::storage::Layout layout);
     Result<void> init();
+    void drain();
     bool serving_ = true;  // false for vzd --stop-all: no socket, no onboot, no new scope
     void adopt_running();
     // recover.cpp: finish or undo what a vzd that died left half done.
@@ -259,6 +261,11 @@ private:
     std::string path_;
     std::string dir_;
 };
+
+// State-changing operations (OpLock holders) under way in this vzd, and a
+// wait until there are none (false: the limit passed first).
+int operations_in_flight();
+bool wait_for_operations(std::chrono::seconds limit);
 
 // syslog priorities, as journald reads them.
 enum class LogLevel { error = 3, warning = 4, notice = 5, info = 6 };

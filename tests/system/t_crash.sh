@@ -7,6 +7,9 @@
 # no cgroup, host-side interface, route, state file or mount of a VPS that
 # does not run, no half-unpacked, half-destroyed or staged files.
 #
+# Then vzd is restarted (SIGTERM) while six clients create, start, stop and
+# destroy VPSes, with the same checks after.
+#
 # Checkpoint and restore points need a working CRIU (the qemu guest); the
 # rest run on the build host too. Prints how many points were injected and
 # how many left something wrong.
@@ -250,6 +253,35 @@ for point in "${POINTS[@]}"; do
     injected=$((injected + 1))
     usable "$point" "$ct"
     [ "$VZT_FAILS" = "$fails_before" ] || failed_points+=("$point")
+done
+
+# --- vzd restarted while clients create, start, stop and destroy ---------------------------------
+# A restart (SIGTERM, as systemctl restart sends) lets the operations under
+# way finish; whatever it could not wait for, the next vzd finishes or
+# undoes. Either way every VPS ends whole and nothing is left behind.
+client() { # CTID: create, start, stop, destroy, three times over; errors are expected
+    local r
+    for r in 1 2 3; do
+        vzctl create "$1" --ostemplate busybox --name "crash$1" --ipadd "$(ip_of "$1")" >/dev/null 2>&1
+        vzctl start "$1" >/dev/null 2>&1
+        vzctl stop "$1" >/dev/null 2>&1
+        vzctl destroy "$1" >/dev/null 2>&1
+    done
+}
+clients=()
+for ct in 401 402 403 404 405 406; do
+    client "$ct" &
+    clients+=($!)
+done
+sleep 1
+stop_vzd TERM
+launch_vzd
+wait "${clients[@]}"
+grep -q "operation(s) under way to finish" "$VZT_ROOT/vzd.log" &&
+    log "the restart waited for operations under way: $(grep -c "operation(s) under way" "$VZT_ROOT/vzd.log")"
+for ct in 401 402 403 404 405 406; do
+    expect_state "restart under load" "$ct" deleted stopped running
+    usable "restart under load" "$ct"
 done
 
 [ "${#skipped_points[@]}" = 0 ] ||
