@@ -235,6 +235,12 @@ assert_missing "$R/migrate/150" "staging after a migrate-in from nobody"
 run as_nobody timeout 30 "$VZCTL_BIN" --socket "$VZT_SOCK" migrate 102 root@localhost
 assert_eq 12 "$RC" "vzctl migrate as nobody"
 assert_contains "$ERR" "must run as root" "migrate from nobody"
+# Pre-dump passes out of range or not a number: refused before anything runs.
+assert_exit 20 vzctl migrate 102 root@localhost --iterations 17
+assert_error 'iterations.*0 to 16'
+assert_exit 20 vzctl migrate 102 root@localhost --iterations many
+assert_error 'iterations'
+assert_contains "$(vps_status 102)" "exist" "VPS 102 after refused migrations"
 # The same, speaking the protocol directly (a client that skips vzctl's own
 # checks): first as root, to prove the request is understood, then as nobody.
 # shellcheck disable=SC2016
