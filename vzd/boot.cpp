@@ -176,14 +176,12 @@ Result<json> Daemon::op_stop_all() {
     // All at once: each waits for its own init (up to stop_timeout), and a
     // host with many VPSes must not take their sum to power off.
     std::vector<Result<json>> results(running.size(), json());
-    std::vector<bool> suspended(running.size(), false);
     std::vector<std::thread> stoppers;
     for (size_t i = 0; i < running.size(); ++i)
-        stoppers.emplace_back([this, &results, &running, &suspended, suspend, i] {
+        stoppers.emplace_back([this, &results, &running, suspend, i] {
             if (suspend) {
                 auto r = op_chkpnt(running[i], json::object());
                 if (r) {
-                    suspended[i] = true;
                     results[i] = std::move(r);
                     return;
                 }
@@ -197,8 +195,10 @@ Result<json> Daemon::op_stop_all() {
     std::string suspended_list;
     for (size_t i = 0; i < running.size(); ++i) {
         if (results[i]) {
-            out[suspended[i] ? "suspended" : "stopped"].push_back(running[i]);
-            if (suspended[i]) suspended_list += std::to_string(running[i]) + "\n";
+            // op_chkpnt answers "suspended", op_stop "stopped".
+            const bool suspended = results[i]->value("status", std::string()) == "suspended";
+            out[suspended ? "suspended" : "stopped"].push_back(running[i]);
+            if (suspended) suspended_list += std::to_string(running[i]) + "\n";
             continue;
         }
         log("shutdown: VPS " + std::to_string(running[i]) + " did not stop: " + results[i].error().message());

@@ -250,16 +250,15 @@ class IntentRecord {
 public:
     static Result<IntentRecord> write(const vps::storage::Layout& layout, uint32_t ctid, vps::intent::Op op,
                                       std::string images = {});
-    IntentRecord(IntentRecord&& o) noexcept : path_(std::exchange(o.path_, {})), dir_(std::move(o.dir_)) {}
+    IntentRecord(IntentRecord&& o) noexcept : path_(std::exchange(o.path_, {})) {}
     IntentRecord(const IntentRecord&) = delete;
     IntentRecord& operator=(const IntentRecord&) = delete;
     IntentRecord& operator=(IntentRecord&&) = delete;
     ~IntentRecord();
 
 private:
-    IntentRecord(std::string path, std::string dir) : path_(std::move(path)), dir_(std::move(dir)) {}
+    explicit IntentRecord(std::string path) : path_(std::move(path)) {}
     std::string path_;
-    std::string dir_;
 };
 
 // State-changing operations (OpLock holders) under way in this vzd, and a

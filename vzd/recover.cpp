@@ -1,7 +1,6 @@
 // Crash consistency: each multi-step operation leaves a record of itself
 // on disk while it runs (vps/intent.hpp), and a vzd starting up finishes or
 // undoes whatever a vzd that died left half done.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -14,17 +13,6 @@ namespace vzd {
 namespace sys = vps::sys;
 namespace intent = vps::intent;
 
-namespace {
-
-// The record's removal must be on disk before the caller hears the
-// operation is over: a migration answered as done must never be undone.
-void sync_dir(const std::string& dir) {
-    auto fd = sys::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd) ::fsync(fd->get());
-}
-
-}  // namespace
-
 Result<IntentRecord> IntentRecord::write(const vps::storage::Layout& layout, uint32_t ctid, intent::Op op,
                                          std::string images) {
     const intent::Record r{ctid, op, std::move(images), static_cast<int64_t>(::time(nullptr)), ::getpid()};
@@ -32,13 +20,13 @@ Result<IntentRecord> IntentRecord::write(const vps::storage::Layout& layout, uin
     if (auto w = sys::write_file_atomic(path, intent::encode(r), 0600); !w)
         return std::move(w).error().with_context("record the " + std::string(intent::op_name(op)) + " of VPS " +
                                                  std::to_string(ctid));
-    return IntentRecord(path, layout.intent_dir());
+    return IntentRecord(path);
 }
 
+// The removal must be on disk before the caller hears the operation is
+// over: a migration answered as done must never be undone.
 IntentRecord::~IntentRecord() {
-    if (path_.empty()) return;
-    ::unlink(path_.c_str());
-    sync_dir(dir_);
+    if (!path_.empty()) (void)sys::unlink_durably(path_);
 }
 
 void Daemon::clear_run(uint32_t ctid) {
@@ -126,9 +114,8 @@ void Daemon::recover_interrupted() {
             whole = whole && r.ok();
         }
         // A step that failed is tried again by the next vzd.
-        if (whole) ::unlink(path.c_str());
+        if (whole) (void)sys::unlink_durably(path);
     }
-    sync_dir(layout_.intent_dir());
 }
 
 }  // namespace vzd

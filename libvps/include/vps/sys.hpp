@@ -43,6 +43,8 @@ Result<void> mkdir(const std::string& path, mode_t mode = 0755);  // EEXIST is f
 Result<void> mkdir_p(const std::string& path, mode_t mode = 0755);
 Result<void> rmdir(const std::string& path);
 Result<void> unlink(const std::string& path);  // ENOENT is fine
+// unlink, then fsync the directory: the file is gone even after a crash.
+Result<void> unlink_durably(const std::string& path);
 // Remove a directory tree without following symlinks and without leaving
 // the filesystem it starts on.
 Result<void> remove_tree(const std::string& path);

@@ -126,6 +126,12 @@ std::string dirname_of(const std::string& path) {
     if (slash == 0) return "/";
     return path.substr(0, slash);
 }
+
+// Make a rename, creation or removal in path's directory durable.
+void sync_parent(const std::string& path) {
+    auto dir = open(dirname_of(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir) ::fsync(dir->get());
+}
 }  // namespace
 
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
@@ -148,8 +154,13 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
         ::unlink(tmp.c_str());
         return Error::sys("rename", path, e);
     }
-    auto dir = open(dirname_of(path), O_RDONLY | O_DIRECTORY);
-    if (dir) ::fsync(dir->get());
+    sync_parent(path);
+    return ok();
+}
+
+Result<void> unlink_durably(const std::string& path) {
+    if (auto r = unlink(path); !r) return r;
+    sync_parent(path);
     return ok();
 }
 
